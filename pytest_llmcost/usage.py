@@ -1,0 +1,256 @@
+"""Value types: the token vector, one metered call, and a test's totals.
+
+Nothing here imports pytest, vcrpy or a provider SDK: these types travel from the
+meter to the baseline, the reports and the CLI unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+__all__ = ["TOKEN_KINDS", "Call", "StepCost", "TestCost", "Tokens", "format_usd"]
+
+#: The token kinds of the vector, in display and serialisation order.
+TOKEN_KINDS = ("input", "cached_input", "cache_write", "output", "reasoning")
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """The token usage of one call, or the sum of many.
+
+    ``input`` counts every billed input token: uncached, cache reads and cache writes.
+    ``cached_input`` and ``cache_write`` are the parts of ``input`` read from or written to a
+    prompt cache. ``output`` counts every output token, reasoning included; ``reasoning`` is
+    the part of ``output`` the model spent thinking.
+    """
+
+    input: int = 0
+    cached_input: int = 0
+    cache_write: int = 0
+    output: int = 0
+    reasoning: int = 0
+
+    def __add__(self, other: object) -> Tokens:
+        if not isinstance(other, Tokens):
+            return NotImplemented
+        return Tokens(
+            self.input + other.input,
+            self.cached_input + other.cached_input,
+            self.cache_write + other.cache_write,
+            self.output + other.output,
+            self.reasoning + other.reasoning,
+        )
+
+    def __radd__(self, other: object) -> Tokens:
+        # sum() starts from 0.
+        if other == 0:
+            return self
+        return self.__add__(other)
+
+    def __sub__(self, other: Tokens) -> Tokens:
+        return Tokens(
+            self.input - other.input,
+            self.cached_input - other.cached_input,
+            self.cache_write - other.cache_write,
+            self.output - other.output,
+            self.reasoning - other.reasoning,
+        )
+
+    def __bool__(self) -> bool:
+        return any((self.input, self.cached_input, self.cache_write, self.output, self.reasoning))
+
+    @property
+    def total(self) -> int:
+        """Input plus output tokens (each counted once)."""
+        return self.input + self.output
+
+    @property
+    def uncached_input(self) -> int:
+        """Input tokens billed at the full input rate."""
+        return self.input - self.cached_input - self.cache_write
+
+    @classmethod
+    def sum(cls, items: Iterable[Tokens]) -> Tokens:
+        total = cls()
+        for item in items:
+            total = total + item
+        return total
+
+    def to_json(self) -> dict[str, int]:
+        return {kind: getattr(self, kind) for kind in TOKEN_KINDS}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Tokens:
+        unknown = set(data) - set(TOKEN_KINDS)
+        if unknown:
+            raise ValueError(f"unknown token kind {sorted(unknown)[0]!r}; expected {', '.join(TOKEN_KINDS)}")
+        values = {}
+        for kind in TOKEN_KINDS:
+            value = data.get(kind, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"token count {kind!r} must be a whole number >= 0, got {value!r}")
+            values[kind] = value
+        return cls(**values)
+
+
+def format_usd(usd: Decimal) -> str:
+    """Dollars as an exact decimal string without exponent: ``Decimal('2.19E-4')`` -> ``0.000219``."""
+    text = format(usd, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One billed line of one LLM interaction a test consumed.
+
+    An interaction is usually one line. A few bill more than one model or phase in a single
+    response (Anthropic's advisor and compaction iterations); those extra lines carry a
+    ``part`` name and share the interaction's ``seq``.
+    """
+
+    seq: int
+    """Order of the interaction within its test, from 0; shared by the lines of one interaction."""
+    step: str | None
+    provider: str
+    model: str | None
+    tokens: Tokens
+    usd: Decimal
+    estimated: bool = False
+    """Usage was not reported by the provider and was estimated from the recorded text."""
+    unpriced: bool = False
+    """No price was found for the model; ``usd`` is 0 and the test fails unless unpriced calls only warn."""
+    api: str = ""
+    """The wire format that carried the call: ``openai.chat``, ``anthropic.messages``..."""
+    part: str | None = None
+    cassette: str | None = None
+    interaction: int | None = None
+    """Index of the interaction in the cassette file, or None if it was not saved there."""
+    requests: int = 0
+    """Per-request fees charged by the local price file (a web-search API): count of requests."""
+    note: str | None = None
+
+    @property
+    def is_llm(self) -> bool:
+        return self.requests == 0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "api": self.api,
+            "cassette": self.cassette,
+            "estimated": self.estimated,
+            "interaction": self.interaction,
+            "model": self.model,
+            "provider": self.provider,
+            "seq": self.seq,
+            "step": self.step,
+            "tokens": self.tokens.to_json(),
+            "unpriced": self.unpriced,
+            "usd": format_usd(self.usd),
+        }
+        if self.part is not None:
+            data["part"] = self.part
+        if self.requests:
+            data["requests"] = self.requests
+        if self.note is not None:
+            data["note"] = self.note
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Call:
+        return cls(
+            seq=int(data["seq"]),
+            step=data.get("step"),
+            provider=str(data["provider"]),
+            model=data.get("model"),
+            tokens=Tokens.from_json(data.get("tokens", {})),
+            usd=Decimal(str(data["usd"])),
+            estimated=bool(data.get("estimated", False)),
+            unpriced=bool(data.get("unpriced", False)),
+            api=str(data.get("api", "")),
+            part=data.get("part"),
+            cassette=data.get("cassette"),
+            interaction=data.get("interaction"),
+            requests=int(data.get("requests", 0)),
+            note=data.get("note"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StepCost:
+    """The totals of one step path within a test."""
+
+    usd: Decimal = Decimal(0)
+    tokens: Tokens = Tokens()
+    calls: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"calls": self.calls, "tokens": self.tokens.to_json(), "usd": format_usd(self.usd)}
+
+
+@dataclass(frozen=True)
+class TestCost:
+    """What one test consumed: every call, and totals per step path."""
+
+    __test__ = False  # not a pytest test class
+
+    nodeid: str
+    records: tuple[Call, ...] = ()
+    steps: Mapping[str, StepCost] = field(default_factory=dict)
+
+    @classmethod
+    def from_calls(cls, nodeid: str, records: Iterable[Call]) -> TestCost:
+        records = tuple(records)
+        per_step: dict[str, tuple[Decimal, Tokens, set[int]]] = {}
+        for record in records:
+            if record.step is None:
+                continue
+            usd, tokens, seqs = per_step.get(record.step, (Decimal(0), Tokens(), set()))
+            seqs.add(record.seq)
+            per_step[record.step] = (usd + record.usd, tokens + record.tokens, seqs)
+        steps = {
+            path: StepCost(usd=usd, tokens=tokens, calls=len(seqs)) for path, (usd, tokens, seqs) in per_step.items()
+        }
+        return cls(nodeid=nodeid, records=records, steps=steps)
+
+    @property
+    def usd(self) -> Decimal:
+        return sum((record.usd for record in self.records), Decimal(0))
+
+    @property
+    def tokens(self) -> Tokens:
+        return Tokens.sum(record.tokens for record in self.records)
+
+    @property
+    def calls(self) -> int:
+        """Number of interactions metered (a multi-line interaction counts once)."""
+        return len({record.seq for record in self.records})
+
+    @property
+    def estimated(self) -> int:
+        return len({record.seq for record in self.records if record.estimated})
+
+    @property
+    def unpriced(self) -> int:
+        return len({record.seq for record in self.records if record.unpriced})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "records": [record.to_json() for record in self.records],
+            "steps": {path: step.to_json() for path, step in sorted(self.steps.items())},
+            "tokens": self.tokens.to_json(),
+            "usd": format_usd(self.usd),
+        }
+
+    @classmethod
+    def from_json(cls, nodeid: str, data: Mapping[str, Any]) -> TestCost:
+        return cls.from_calls(nodeid, (Call.from_json(item) for item in data.get("records", ())))
+
+    def replace(self, **changes: Any) -> TestCost:
+        return dataclasses.replace(self, **changes)
