@@ -8,17 +8,24 @@ reference to a list; reading usage and pricing happen later, once per test.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import functools
 import inspect
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .providers.base import Exchange
+from .usage import Call, StepCost, TestCost, Tokens, format_usd
 
-__all__ = ["Captured", "Ledger", "current_step", "step"]
+if TYPE_CHECKING:
+    from .pricing import RateCard
+
+__all__ = ["Captured", "LLMCost", "Ledger", "current_step", "measure", "step"]
 
 _STEP: contextvars.ContextVar[str | None] = contextvars.ContextVar("llm_cost_step", default=None)
 
@@ -30,7 +37,7 @@ def current_step() -> str | None:
     return _STEP.get()
 
 
-class step:  # noqa: N801 - used like a function: ``with step("plan"):``
+class step:
     """Attribute the LLM calls made inside to a named step.
 
     Use it as a context manager or a decorator (sync or async). Steps nest: a step
@@ -41,7 +48,7 @@ class step:  # noqa: N801 - used like a function: ``with step("plan"):``
     'plan'
     """
 
-    __slots__ = ("name", "_tokens")
+    __slots__ = ("_tokens", "name")
 
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name.strip() or name.strip("/") != name or "//" in name:
@@ -101,7 +108,7 @@ class Captured:
 class Ledger:
     """The exchanges one test consumed, in order. Appending is thread-safe and cheap."""
 
-    __slots__ = ("nodeid", "captured", "_lock")
+    __slots__ = ("_lock", "captured", "nodeid")
 
     def __init__(self, nodeid: str) -> None:
         self.nodeid = nodeid
@@ -129,3 +136,124 @@ def no_step() -> Iterator[None]:
         yield
     finally:
         _STEP.reset(token)
+
+
+def measure(nodeid: str, captured: Sequence[Captured], card: RateCard) -> TestCost:
+    """Read, settle and price what a test consumed: one :class:`Call` per billed line.
+
+    An exchange that is not an LLM call is dropped, unless the local price file charges its URL
+    per request. LLM exchanges that bill nothing (an HTTP error, a queued background job, a
+    poll of a response already counted) stay in the record at $0 with a note.
+    """
+    from . import providers
+    from .estimate import estimate_tokens
+
+    extracted = providers.settle([providers.extract(item.exchange) for item in captured])
+    records: list[Call] = []
+    seq = 0
+    for item, found in zip(captured, extracted, strict=True):
+        exchange = item.exchange
+        if found is None:
+            fee = card.local.request_fee(exchange.url) if card.local.requests else None
+            if fee is not None:
+                records.append(
+                    Call(
+                        seq=seq,
+                        step=item.step,
+                        provider=exchange.host,
+                        model=fee.name,
+                        tokens=Tokens(),
+                        usd=fee.usd,
+                        api="request",
+                        cassette=item.cassette,
+                        interaction=item.interaction,
+                        requests=1,
+                    )
+                )
+                seq += 1
+            continue
+        template = Call(
+            seq=seq,
+            step=item.step,
+            provider=card.provider_for(exchange.host, exchange.url, found.provider),
+            model=found.model,
+            tokens=Tokens(),
+            usd=Decimal(0),
+            api=found.api,
+            cassette=item.cassette,
+            interaction=item.interaction,
+        )
+        if found.status == "not_billed":
+            records.append(dataclasses.replace(template, note=found.reason))
+        elif found.status == "missing":
+            prompt, completion = providers.texts(exchange)
+            tokens = estimate_tokens(prompt, completion, found.model)
+            records.append(_priced(card, template, found.model, tokens, estimated=True, note="usage not reported"))
+        else:
+            for line in found.lines:
+                records.append(_priced(card, template, line.model or found.model, line.tokens, part=line.part))
+        seq += 1
+    return TestCost.from_calls(nodeid, records)
+
+
+def _priced(card: RateCard, template: Call, model: str | None, tokens: Tokens, **changes: Any) -> Call:
+    price = card.price(template.provider, model, tokens)
+    return dataclasses.replace(
+        template,
+        model=model,
+        tokens=tokens,
+        usd=Decimal(0) if price.usd is None else price.usd,
+        unpriced=price.usd is None,
+        **changes,
+    )
+
+
+class LLMCost:
+    """The ``llm_cost`` fixture: the test's cassette, its steps, and what it has consumed so far.
+
+    >>> def test_agent(llm_cost):
+    ...     with llm_cost.step("plan"):
+    ...         ...
+    ...     assert llm_cost.usd < Decimal("0.01")
+    """
+
+    step = step
+
+    def __init__(self, ledger: Ledger, card: Callable[[], RateCard], cassette: Path | None) -> None:
+        self._ledger = ledger
+        self._card = card
+        self._cached: tuple[int, TestCost] | None = None
+        self.cassette = cassette
+        """The cassette file this test records to and replays from (None when pytest-recording owns it)."""
+
+    @property
+    def cost(self) -> TestCost:
+        """Everything metered so far in this test."""
+        captured = self._ledger.snapshot()
+        if self._cached is None or self._cached[0] != len(captured):
+            self._cached = (len(captured), measure(self._ledger.nodeid, captured, self._card()))
+        return self._cached[1]
+
+    @property
+    def usd(self) -> Decimal:
+        """Dollars metered so far (Decimal)."""
+        return self.cost.usd
+
+    @property
+    def tokens(self) -> Tokens:
+        """Tokens metered so far."""
+        return self.cost.tokens
+
+    @property
+    def calls(self) -> tuple[Call, ...]:
+        """Every billed line metered so far, in order."""
+        return self.cost.records
+
+    @property
+    def steps(self) -> Mapping[str, StepCost]:
+        """Totals per step path."""
+        return self.cost.steps
+
+    def __repr__(self) -> str:
+        cost = self.cost
+        return f"<LLMCost {cost.calls} calls, {cost.tokens.total} tokens, ${format_usd(cost.usd)}>"

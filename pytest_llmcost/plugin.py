@@ -1,1 +1,76 @@
-"""pytest entry point (placeholder while the core is built)."""
+"""pytest entry point: options and their ini twins, markers, fixtures. No logic lives here.
+
+Registered as the ``llm_cost`` plugin (``-p no:llm_cost`` disables it).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .meter import LLMCost
+from .options import OPTIONS, OptionError, Settings
+from .session import SESSION_KEY, LLMCostSession, default_cassette_path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llm-cost", "LLM cost (pytest-llmcost)")
+    for option in OPTIONS:
+        if option.is_flag:
+            group.addoption(option.flag, action="store_true", default=None, dest=option.dest, help=option.help)
+        else:
+            group.addoption(
+                option.flag,
+                action="store",
+                default=None,
+                dest=option.dest,
+                type=option.parse,
+                metavar=option.metavar,
+                help=option.help,
+            )
+        parser.addini(option.ini, f"default for {option.flag}: {option.help}", default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        settings = Settings.from_config(config)
+    except (OptionError, argparse.ArgumentTypeError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    session = LLMCostSession(config, settings)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "llm_cost_session")
+
+
+@pytest.fixture
+def llm_cost_vcr_config() -> dict[str, Any]:
+    """Extra ``vcr.VCR`` options for the ``llm_cost`` cassettes; override it to add yours.
+
+    Secrets are stripped and bodies matched as JSON whatever this returns.
+    """
+    return {}
+
+
+@pytest.fixture
+def llm_cost_cassette_path(request: pytest.FixtureRequest) -> Path:
+    """Where the ``llm_cost`` fixture records and replays: ``<test folder>/cassettes/<module>/<test>.yaml``.
+
+    Override it to share a cassette between tests or to move it.
+    """
+    return default_cassette_path(request.node)
+
+
+@pytest.fixture
+def llm_cost(
+    request: pytest.FixtureRequest, llm_cost_cassette_path: Path, llm_cost_vcr_config: dict[str, Any]
+) -> Iterator[LLMCost]:
+    """Record or replay this test's LLM calls in its cassette and meter them.
+
+    ``llm_cost.step("name")`` attributes calls to a step; ``llm_cost.usd``, ``.tokens`` and
+    ``.calls`` tell what the test has consumed so far.
+    """
+    session = request.config.stash[SESSION_KEY]
+    yield from session.fixture(request, llm_cost_cassette_path, llm_cost_vcr_config)

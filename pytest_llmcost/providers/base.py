@@ -6,10 +6,11 @@ price. It reports the usage exactly as the provider did, normalised to :class:`T
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -21,9 +22,17 @@ __all__ = [
     "Exchange",
     "Extracted",
     "UsageLine",
+    "as_dict",
     "as_int",
+    "as_list",
+    "as_str",
+    "collect_text",
     "decode_body",
+    "first_sse",
     "iter_sse",
+    "iter_sse_reversed",
+    "join_text",
+    "parse_json",
 ]
 
 Status = Literal["ok", "missing", "not_billed"]
@@ -38,15 +47,11 @@ def decode_body(body: object) -> str:
     if isinstance(body, (bytes, bytearray, memoryview)):
         data = bytes(body)
         if data[:2] == b"\x1f\x8b":
-            try:
+            with contextlib.suppress(OSError, EOFError):
                 data = gzip.decompress(data)
-            except (OSError, EOFError):
-                pass
         elif data[:1] == b"\x78":
-            try:
+            with contextlib.suppress(zlib.error):
                 data = zlib.decompress(data)
-            except zlib.error:
-                pass
         return data.decode("utf-8", errors="replace")
     # An already parsed body (a cassette serializer that stores JSON as a mapping).
     return json.dumps(body)
@@ -154,6 +159,126 @@ def iter_sse(text: str) -> Iterator[tuple[str | None, str]]:
             event = value
     if data:
         yield event, "\n".join(data)
+
+
+def _unix_lines(text: str) -> str:
+    if "\r" in text:
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _sse_event(block: str) -> tuple[str | None, str] | None:
+    """The ``(event, data)`` of one blank-line separated block, or None when it has no data."""
+    if "data" not in block:
+        return None
+    event: str | None = None
+    data: list[str] = []
+    for line in block.split("\n"):
+        if not line or line[0] == ":":
+            continue
+        name, _, value = line.partition(":")
+        if value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event = value
+    if not data:
+        return None
+    return event, "\n".join(data)
+
+
+def iter_sse_reversed(text: str) -> Iterator[tuple[str | None, str]]:
+    """Yield the events of ``iter_sse(text)`` from the last to the first.
+
+    A stream reports its usage at or near its end: reading backwards finds it without
+    splitting, let alone decoding, the whole stream.
+    """
+    text = _unix_lines(text)
+    end = len(text)
+    while end > 0:
+        start = text.rfind("\n\n", 0, end)
+        item = _sse_event(text[start + 2 if start >= 0 else 0 : end])
+        if item is not None:
+            yield item
+        if start < 0:
+            return
+        end = start
+
+
+def first_sse(text: str) -> tuple[str | None, str] | None:
+    """The first ``(event, data)`` of a stream, reading no further than its first data block."""
+    text = _unix_lines(text)
+    start = 0
+    size = len(text)
+    while start < size:
+        end = text.find("\n\n", start)
+        if end < 0:
+            end = size
+        item = _sse_event(text[start:end])
+        if item is not None:
+            return item
+        start = end + 2
+    return None
+
+
+def parse_json(text: str) -> Any:
+    """``text`` parsed as JSON, or None when it is not a JSON object or array."""
+    return _loads_or_none(text)
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty dict (absent and null fields read as empty)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: object) -> list[Any]:
+    """``value`` when it is a JSON array, else an empty list."""
+    return value if isinstance(value, list) else []
+
+
+def as_str(value: object) -> str | None:
+    """``value`` when it is a non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def collect_text(
+    value: object,
+    keys: frozenset[str],
+    json_keys: frozenset[str] = frozenset(),
+) -> list[str]:
+    """The strings found under ``keys`` anywhere in a JSON value, in document order.
+
+    A top-level string, and the strings of an array found under one of ``keys``, count too.
+    Objects and arrays found under ``json_keys`` (tool call arguments given as objects) are
+    added as compact JSON; other nested values are searched. Used to estimate tokens when a
+    response carries no usage, so binary payloads (images, audio) must not be under ``keys``.
+    """
+    out: list[str] = []
+    _collect(value, keys, json_keys, out, True)
+    return out
+
+
+def _collect(value: object, keys: frozenset[str], json_keys: frozenset[str], out: list[str], take: bool) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str):
+                if key in keys or key in json_keys:
+                    out.append(item)
+            elif key in json_keys and isinstance(item, (dict, list)):
+                out.append(json.dumps(item, separators=(",", ":"), ensure_ascii=False))
+            elif isinstance(item, (dict, list)):
+                _collect(item, keys, json_keys, out, key in keys)
+    elif isinstance(value, list):
+        for item in value:
+            _collect(item, keys, json_keys, out, take)
+    elif isinstance(value, str) and take:
+        out.append(value)
+
+
+def join_text(parts: Iterable[str]) -> str:
+    """Non-empty parts joined with newlines."""
+    return "\n".join(part for part in parts if part)
 
 
 def as_int(value: object) -> int:

@@ -1,0 +1,165 @@
+"""Settings, built once per run: command line over ini file over default.
+
+Every option is ``--llm-cost-*`` with an ``llm_cost_*`` ini twin. Values are validated when
+they are parsed; a bad value is an error that quotes it and names where it came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["OPTIONS", "Option", "OptionError", "Settings", "parse_choice", "parse_path"]
+
+
+class OptionError(ValueError):
+    """An option's value is invalid; the message names the option and quotes the value."""
+
+
+def parse_choice(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        text = value.strip().lower()
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(choices)}")
+        return text
+
+    parse.__name__ = "choice"
+    return parse
+
+
+def parse_bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"{value!r} is not a boolean (use true or false)")
+
+
+def parse_path(value: str) -> str:
+    """A file path; ``none`` (or an empty value) turns the output off."""
+    text = value.strip()
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a valid path")
+    return text
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    ini: str
+    help: str
+    parse: Callable[[str], Any]
+    default: Any
+    metavar: str | None = None
+    is_flag: bool = False
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.ini
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "--llm-cost",
+        "llm_cost",
+        "meter LLM calls: cost summary, results file, budgets and baseline",
+        parse_bool,
+        False,
+        is_flag=True,
+    ),
+    Option(
+        "--llm-cost-record-mode",
+        "llm_cost_record_mode",
+        "vcrpy record mode for the llm_cost fixture's cassettes (default: none, never reaches the network)",
+        parse_choice("none", "once", "new_episodes", "all"),
+        "none",
+        metavar="MODE",
+        choices=("none", "once", "new_episodes", "all"),
+    ),
+    Option(
+        "--llm-cost-results",
+        "llm_cost_results",
+        "where --llm-cost writes the per-test results (default: .llm-cost/results.json; 'none' to skip)",
+        parse_path,
+        ".llm-cost/results.json",
+        metavar="PATH",
+    ),
+    Option(
+        "--llm-cost-prices",
+        "llm_cost_prices",
+        "local price file that adds or overrides model prices and per-request fees (default: llm-cost-prices.yaml)",
+        parse_path,
+        "llm-cost-prices.yaml",
+        metavar="PATH",
+    ),
+    Option(
+        "--llm-cost-unpriced",
+        "llm_cost_unpriced",
+        "what a call to a model without a price does: fail its test (default) or warn",
+        parse_choice("fail", "warn"),
+        "fail",
+        metavar="fail|warn",
+        choices=("fail", "warn"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the plugin reads from options, resolved once."""
+
+    enabled: bool = False
+    record_mode: str = "none"
+    results_path: Path | None = None
+    prices_path: Path = Path("llm-cost-prices.yaml")
+    unpriced: Literal["fail", "warn"] = "fail"
+
+    @classmethod
+    def from_config(cls, config: Any) -> Settings:
+        """Resolve every option: command line, then ini, then default.
+
+        Relative paths from the command line are relative to the invocation directory;
+        from the ini file or the default, to the rootdir.
+        """
+        values: dict[str, Any] = {}
+        origins: dict[str, str] = {}
+        for option in OPTIONS:
+            cli = config.getoption(option.dest, None)
+            if cli is not None:
+                values[option.dest], origins[option.dest] = cli, "cli"
+                continue
+            ini = config.getini(option.ini)
+            if ini not in (None, "", []):
+                try:
+                    values[option.dest] = option.parse(ini) if isinstance(ini, str) else ini
+                except argparse.ArgumentTypeError as exc:
+                    raise OptionError(f"ini option {option.ini}: {exc}") from None
+                origins[option.dest] = "ini"
+                continue
+            values[option.dest], origins[option.dest] = option.default, "default"
+
+        def resolve(dest: str) -> Path | None:
+            text = str(values[dest])
+            if text.lower() in ("", "none"):
+                return None
+            path = Path(text).expanduser()
+            if path.is_absolute():
+                return path
+            base = config.invocation_params.dir if origins[dest] == "cli" else config.rootpath
+            return Path(base) / path
+
+        prices = resolve("llm_cost_prices")
+        return cls(
+            enabled=bool(values["llm_cost"]),
+            record_mode=values["llm_cost_record_mode"],
+            results_path=resolve("llm_cost_results"),
+            prices_path=prices if prices is not None else Path(config.rootpath) / "llm-cost-prices.yaml",
+            unpriced=values["llm_cost_unpriced"],
+        )

@@ -1,0 +1,370 @@
+"""The vcrpy integration: the only module that imports vcrpy, and only when a test needs it.
+
+It configures cassettes with LLM-safe defaults (requests match on their JSON body, secrets are
+stripped from what is written, compressed bodies are stored decoded), taps every interaction
+vcrpy plays back or records so the meter sees exactly what the code under test received, and
+explains a cassette miss in terms of the closest recorded request.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .providers.base import Exchange
+
+__all__ = [
+    "RECORD_MODES",
+    "SECRET_HEADERS",
+    "SECRET_QUERY_PARAMETERS",
+    "CassetteMiss",
+    "Tap",
+    "cassette_path",
+    "find_miss",
+    "scrub_url",
+    "use_cassette",
+]
+
+RECORD_MODES = ("none", "once", "new_episodes", "all")
+
+#: Request and response headers never written to a cassette (compared case-insensitively).
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+        "cookie",
+        "set-cookie",
+        "openai-organization",
+        "openai-project",
+        "anthropic-organization-id",
+        "x-amz-security-token",
+        "x-amz-date",
+        "x-goog-user-project",
+    }
+)
+#: Header name patterns never written: organisation and project identifiers, AWS signatures.
+SECRET_HEADER_PATTERN = re.compile(r"^(?:(?:anthropic|openai)-(?:organization|organisation|project)|x-amz-security)")
+#: Query parameters never written (Gemini's ``key=``, Azure-style ``api-key=``...).
+SECRET_QUERY_PARAMETERS = frozenset({"key", "api_key", "api-key", "apikey", "access_token"})
+
+#: How requests are matched: method, full URL, and the body compared as canonical JSON.
+MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "llm_cost_body")
+
+
+def _is_secret_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in SECRET_HEADERS or SECRET_HEADER_PATTERN.match(lowered) is not None
+
+
+def scrub_url(url: str) -> str:
+    """The URL without secret query parameters."""
+    split = urlsplit(url)
+    if not split.query:
+        return url
+    pairs = parse_qsl(split.query, keep_blank_values=True)
+    kept = [(name, value) for name, value in pairs if name.lower() not in SECRET_QUERY_PARAMETERS]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit(split._replace(query=urlencode(kept)))
+
+
+def scrub_request(request: Any) -> Any:
+    """vcrpy ``before_record_request``: strip secret headers and query parameters (on vcrpy's copy)."""
+    for name in [name for name in request.headers if _is_secret_header(name)]:
+        del request.headers[name]
+    clean = scrub_url(request.uri)
+    if clean != request.uri:
+        request.uri = clean
+    return request
+
+
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """vcrpy ``before_record_response``: strip secret response headers (``set-cookie``, organisation ids)."""
+    headers = response.get("headers")
+    if isinstance(headers, dict):
+        for name in [name for name in headers if _is_secret_header(name)]:
+            del headers[name]
+    return response
+
+
+_NOT_JSON = object()
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(body: bytes | str) -> object:
+    """A JSON body in one canonical text (sorted keys, no whitespace), or ``_NOT_JSON``."""
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    stripped = text.lstrip()
+    if not stripped or stripped[0] not in "{[":
+        return _NOT_JSON
+    try:
+        return json.dumps(json.loads(stripped), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except ValueError:
+        return _NOT_JSON
+
+
+def _body_of(request: Any) -> bytes | str:
+    body = request.body
+    if body is None:
+        return b""
+    if isinstance(body, (bytes, str)):
+        return body
+    return bytes(body)
+
+
+def match_json_body(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: bodies are equal as JSON (key order and whitespace ignored), else byte for byte."""
+    b1, b2 = _body_of(r1), _body_of(r2)
+    if b1 == b2:
+        return
+    c1, c2 = _canonical(b1), _canonical(b2)
+    if c1 is _NOT_JSON or c2 is _NOT_JSON or c1 != c2:
+        raise AssertionError("request bodies differ")
+
+
+def cassette_path(test_file: Path, test_name: str, class_name: str | None = None) -> Path:
+    """``<test file's folder>/cassettes/<test module>/<test name>.yaml``, as pytest-recording names them."""
+    name = f"{class_name}.{test_name}" if class_name else test_name
+    safe = name.replace("/", "-").replace("\\", "-").replace("\x00", "")
+    return test_file.parent / "cassettes" / test_file.stem / f"{safe}.yaml"
+
+
+def use_cassette(path: Path, record_mode: str, config: Mapping[str, Any] | None = None) -> AbstractContextManager[Any]:
+    """A vcrpy cassette for one test, with LLM-safe defaults that ``config`` may extend.
+
+    ``config`` holds extra ``vcr.VCR`` keyword arguments (the ``llm_cost_vcr_config`` fixture).
+    A user's ``before_record_request``/``before_record_response`` run first; secrets are
+    stripped after them, always.
+    """
+    import vcr
+
+    options = dict(config or {})
+    user_request = options.pop("before_record_request", None)
+    user_response = options.pop("before_record_response", None)
+    options.pop("record_mode", None)
+
+    def before_record_request(request: Any) -> Any:
+        if user_request is not None:
+            request = user_request(request)
+            if request is None:
+                return None
+        return scrub_request(request)
+
+    def before_record_response(response: Any) -> Any:
+        if user_response is not None:
+            response = user_response(response)
+            if response is None:
+                return None
+        return scrub_response(response)
+
+    options.setdefault("match_on", MATCH_ON)
+    options.setdefault("decode_compressed_response", True)
+    recorder = vcr.VCR(
+        record_mode=record_mode,
+        before_record_request=before_record_request,
+        before_record_response=before_record_response,
+        **options,
+    )
+    recorder.register_matcher("llm_cost_body", match_json_body)
+    return recorder.use_cassette(str(path))  # type: ignore[no-any-return]
+
+
+# -- tapping what vcrpy plays and records ------------------------------------------------
+
+Sink = Callable[[Exchange, str | None, int | None], None]
+
+
+def _exchange(request: Any, response: Mapping[str, Any]) -> Exchange:
+    status = response.get("status") or {}
+    body = response.get("body") or {}
+    return Exchange(
+        method=request.method,
+        url=request.uri,
+        request_body=request.body,
+        status=int(status.get("code", 200)) if isinstance(status, Mapping) else 200,
+        response_body=body.get("string") if isinstance(body, Mapping) else body,
+        response_headers=response.get("headers") or {},
+    )
+
+
+class Tap:
+    """Patches vcrpy's ``Cassette`` so every interaction played back or recorded reaches ``sink``.
+
+    Playback and recording are the only two ways a response reaches the code under test
+    through vcrpy, whatever the HTTP client; loading a cassette reaches neither.
+    """
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self._saved: tuple[Any, Any] | None = None
+
+    @property
+    def installed(self) -> bool:
+        return self._saved is not None
+
+    def install(self) -> None:
+        if self._saved is not None:
+            return
+        from vcr.cassette import Cassette
+
+        original_play, original_append = Cassette.play_response, Cassette.append
+        sink = self.sink
+
+        def play_response(cassette: Any, request: Any) -> Any:
+            response = original_play(cassette, request)
+            index = next((i for i, (_, r) in enumerate(cassette.data) if r is response), None)
+            sink(_exchange(request, response), str(cassette._path), index)
+            return response
+
+        def append(cassette: Any, request: Any, response: Any) -> None:
+            before = len(cassette.data)
+            original_append(cassette, request, response)
+            index = before if len(cassette.data) > before else None
+            sink(_exchange(request, response), str(cassette._path), index)
+
+        Cassette.play_response, Cassette.append = play_response, append
+        self._saved = (original_play, original_append)
+
+    def uninstall(self) -> None:
+        if self._saved is None:
+            return
+        from vcr.cassette import Cassette
+
+        Cassette.play_response, Cassette.append = self._saved
+        self._saved = None
+
+
+# -- explaining a cassette miss ----------------------------------------------------------
+
+
+class CassetteMiss:
+    """A request the cassette could not answer, with the closest recorded one."""
+
+    def __init__(self, cassette: Any, request: Any) -> None:
+        self.cassette = cassette
+        self.request = request
+
+    @property
+    def path(self) -> str:
+        return str(self.cassette._path)
+
+    def explain(self, nodeid: str) -> str:
+        request = self.request
+        mode = getattr(self.cassette.record_mode, "value", self.cassette.record_mode)
+        lines = [
+            f"LLM request not found in cassette {self.path} (record mode '{mode}'):",
+            f"  {request.method} {scrub_url(request.uri)}",
+        ]
+        data = list(self.cassette.data)
+        if not data and not Path(self.path).exists():
+            lines += [
+                "The cassette does not exist yet. Record it (this calls the real API):",
+                f"  pytest '{nodeid}' --llm-cost-record-mode=once",
+            ]
+            return "\n".join(lines)
+        if not data:
+            lines.append("The cassette holds no recorded requests.")
+        else:
+            lines += self._closest(data)
+        lines += [
+            "A changed request needs a new recording. Record this test again (this calls the real API):",
+            f"  pytest '{nodeid}' --llm-cost-record-mode=all",
+        ]
+        return "\n".join(lines)
+
+    def _closest(self, data: list[tuple[Any, Any]]) -> list[str]:
+        request = self.request
+        best: tuple[int, int, int] | None = None
+        best_lines: list[str] = []
+        for index, (stored, _) in enumerate(data):
+            differences: list[str] = []
+            if stored.method != request.method:
+                differences.append(f"method: recorded {stored.method}, now {request.method}")
+            if scrub_url(stored.uri) != scrub_url(request.uri):
+                differences.append(f"url: recorded {scrub_url(stored.uri)}, now {scrub_url(request.uri)}")
+            body_diffs = list(json_differences(_body_of(stored), _body_of(request)))
+            score = (len(differences), len(body_diffs), index)
+            if best is None or score < best:
+                best = score
+                shown = body_diffs[:5]
+                best_lines = [
+                    f"Closest recorded request: interaction #{index} ({stored.method} {scrub_url(stored.uri)})"
+                ]
+                best_lines += [f"  {line}" for line in differences]
+                best_lines += [f"  body {line}" for line in shown]
+                if len(body_diffs) > len(shown):
+                    more = len(body_diffs) - len(shown)
+                    best_lines.append(f"  ... and {more} more body difference{'s' if more != 1 else ''}")
+                if not differences and not body_diffs:
+                    played = self.cassette.play_counts.get(index, 0)
+                    best_lines.append(
+                        f"  it matches, but was already played {played} time{'s' if played != 1 else ''}: "
+                        "the test now makes this request more often than when it was recorded"
+                    )
+        return best_lines
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def json_differences(recorded: bytes | str, current: bytes | str) -> Iterator[str]:
+    """Human-readable differences between two request bodies (JSON paths when both are JSON)."""
+    c1, c2 = _canonical(recorded), _canonical(current)
+    if c1 is _NOT_JSON or c2 is _NOT_JSON:
+        if recorded != current:
+            yield "differs (not JSON)"
+        return
+    if c1 == c2:
+        return
+    assert isinstance(c1, str)
+    assert isinstance(c2, str)
+    yield from _diff(json.loads(c1), json.loads(c2), "")
+
+
+def _diff(old: Any, new: Any, path: str) -> Iterator[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in new:
+                yield f"{sub}: removed (was {_short(old[key])})"
+            elif key not in old:
+                yield f"{sub}: added {_short(new[key])}"
+            elif old[key] != new[key]:
+                yield from _diff(old[key], new[key], sub)
+        return
+    if isinstance(old, list) and isinstance(new, list):
+        for position in range(max(len(old), len(new))):
+            sub = f"{path}[{position}]"
+            if position >= len(new):
+                yield f"{sub}: removed (was {_short(old[position])})"
+            elif position >= len(old):
+                yield f"{sub}: added {_short(new[position])}"
+            elif old[position] != new[position]:
+                yield from _diff(old[position], new[position], sub)
+        return
+    yield f"{path or '(root)'}: recorded {_short(old)}, now {_short(new)}"
+
+
+def find_miss(exc: BaseException | None) -> CassetteMiss | None:
+    """The cassette miss behind an exception, following ``__cause__``/``__context__`` (SDKs wrap it)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ == "CannotOverwriteExistingCassetteException":
+            cassette = getattr(exc, "cassette", None)
+            request = getattr(exc, "failed_request", None)
+            if cassette is not None and request is not None:
+                return CassetteMiss(cassette, request)
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -1,0 +1,1 @@
+"""Reports built from metered results: terminal, HTML, Markdown."""

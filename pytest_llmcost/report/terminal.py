@@ -1,0 +1,106 @@
+"""The terminal section ``pytest --llm-cost`` prints after the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from ..pricing import rate_card_label
+from ..results import Results
+from ..usage import Call, StepCost, TestCost, Tokens
+
+__all__ = ["call_line", "money", "plural", "summary_lines"]
+
+MAX_TESTS = 20
+MAX_STEPS = 5
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def money(usd: Decimal, places: int = 6) -> str:
+    """``$0.000219``: fixed places so columns line up; exact values live in the results file."""
+    quantum = Decimal(1).scaleb(-places)
+    return f"${usd.quantize(quantum, rounding=ROUND_HALF_EVEN):,.{places}f}"
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+def _table(title: str, rows: Iterable[tuple[str, int, Tokens, Decimal]], width: int) -> list[str]:
+    name_width = max(24, width - 52)
+    out = [f"{title:<{name_width}} {'calls':>6} {'input':>9} {'cached':>9} {'output':>9} {'$':>12}"]
+    for name, calls, tokens, usd in rows:
+        out.append(
+            f"{_fit(name, name_width):<{name_width}} {calls:>6,} {tokens.input:>9,} "
+            f"{tokens.cached_input:>9,} {tokens.output:>9,} {money(usd):>12}"
+        )
+    return out
+
+
+def steps_across(tests: Iterable[TestCost]) -> dict[str, StepCost]:
+    """Totals per step path over many tests."""
+    merged: dict[str, StepCost] = {}
+    for test in tests:
+        for path, cost in test.steps.items():
+            seen = merged.get(path, StepCost())
+            merged[path] = StepCost(
+                usd=seen.usd + cost.usd, tokens=seen.tokens + cost.tokens, calls=seen.calls + cost.calls
+            )
+    return merged
+
+
+def summary_lines(results: Results, width: int = 100) -> list[str]:
+    tests = [test for test in results.tests.values() if test.records]
+    if not tests:
+        return ["no LLM calls were metered"]
+    ordered = sorted(tests, key=lambda test: (-test.usd, test.nodeid))
+    lines = _table("test", ((test.nodeid, test.calls, test.tokens, test.usd) for test in ordered[:MAX_TESTS]), width)
+    if len(ordered) > MAX_TESTS:
+        rest = ordered[MAX_TESTS:]
+        lines.append(
+            f"... and {plural(len(rest), 'more test')} costing {money(sum((t.usd for t in rest), Decimal(0)))}"
+        )
+    steps = steps_across(tests)
+    if steps:
+        top = sorted(steps.items(), key=lambda item: (-item[1].usd, item[0]))[:MAX_STEPS]
+        lines.append("")
+        lines += _table("most expensive steps", ((p, s.calls, s.tokens, s.usd) for p, s in top), width)
+    tokens = results.tokens
+    lines.append("")
+    lines.append(
+        f"total: {plural(len(tests), 'test')}, {plural(results.calls, 'call')}, "
+        f"{tokens.input:,} input tokens ({tokens.cached_input:,} cached), {tokens.output:,} output tokens, "
+        f"{money(results.usd)}"
+    )
+    estimated = sum(test.estimated for test in tests)
+    unpriced = sum(test.unpriced for test in tests)
+    flags = [
+        f"{plural(estimated, 'call')} estimated (no usage reported)",
+        f"{plural(unpriced, 'call')} unpriced (counted as $0)",
+    ]
+    lines.append("; ".join(flags))
+    lines.append(f"rate card: {rate_card_label(results.rate_card)}")
+    return lines
+
+
+def call_line(call: Call) -> str:
+    """One metered call, for ``-v``."""
+    labels = [label for label, on in (("estimated", call.estimated), ("unpriced", call.unpriced)) if on]
+    where = call.step or "-"
+    if call.requests:
+        what = f"{call.model or call.provider} ({plural(call.requests, 'request')})"
+    else:
+        tokens = call.tokens
+        what = (
+            f"{call.model or '?'}{' ' + call.part if call.part else ''}: {tokens.input:,} in"
+            f" ({tokens.cached_input:,} cached), {tokens.output:,} out"
+        )
+    text = f"    llm-cost [{where}] {what} {money(call.usd)}"
+    if labels:
+        text += f" [{', '.join(labels)}]"
+    if call.note and not call.estimated:
+        text += f" ({call.note})"
+    return text

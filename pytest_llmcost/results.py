@@ -1,0 +1,82 @@
+"""The results file: what one run metered, per test, priced by a named rate card.
+
+``.llm-cost/results.json`` is written by the pytest run (the xdist controller under xdist)
+and read by the CLI (``llm-cost report``, ``update-baseline``, ``diff``, ``merge``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .files import FileFormatError, dump_json, read_json, write_atomic
+from .usage import TestCost, Tokens, format_usd
+
+__all__ = ["RESULTS_FORMAT", "Results", "load_results"]
+
+RESULTS_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Results:
+    tests: Mapping[str, TestCost] = field(default_factory=dict)
+    rate_card: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def usd(self) -> Decimal:
+        return sum((test.usd for test in self.tests.values()), Decimal(0))
+
+    @property
+    def tokens(self) -> Tokens:
+        return Tokens.sum(test.tokens for test in self.tests.values())
+
+    @property
+    def calls(self) -> int:
+        return sum(test.calls for test in self.tests.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": RESULTS_FORMAT,
+            "rate_card": dict(self.rate_card),
+            "summary": {
+                "calls": self.calls,
+                "estimated": sum(test.estimated for test in self.tests.values()),
+                "tests": len(self.tests),
+                "tokens": self.tokens.to_json(),
+                "unpriced": sum(test.unpriced for test in self.tests.values()),
+                "usd": format_usd(self.usd),
+            },
+            "tests": {nodeid: test.to_json() for nodeid, test in sorted(self.tests.items())},
+        }
+
+    def write(self, path: Path) -> None:
+        write_atomic(path, dump_json(self.to_json()))
+
+
+def load_results(path: Path) -> Results:
+    """Read a results file, or raise :class:`FileFormatError` naming the file and what is wrong."""
+    data = read_json(path, "results")
+    if not isinstance(data, dict) or "tests" not in data:
+        raise FileFormatError(
+            f"{path}: not an llm-cost results file (no 'tests'); pass the file `pytest --llm-cost` wrote"
+        )
+    version = data.get("format")
+    if version != RESULTS_FORMAT:
+        raise FileFormatError(
+            f"{path}: results format {version!r} is not supported by this pytest-llmcost (reads format "
+            f"{RESULTS_FORMAT}); write it again with `pytest --llm-cost`"
+        )
+    tests: dict[str, TestCost] = {}
+    raw_tests = data["tests"]
+    if not isinstance(raw_tests, dict):
+        raise FileFormatError(f"{path}: 'tests' must map test ids to their costs")
+    for nodeid, entry in raw_tests.items():
+        try:
+            tests[nodeid] = TestCost.from_json(nodeid, entry)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise FileFormatError(f"{path}: entry for {nodeid!r} is malformed: {exc}") from None
+    rate_card = data.get("rate_card") or {}
+    return Results(tests=tests, rate_card=rate_card if isinstance(rate_card, dict) else {})

@@ -1,0 +1,43 @@
+"""Shared test setup: offline tiktoken encodings, the real-cassette corpus, the fake provider."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+# tiktoken downloads its encodings on first use; this machine keeps them next to the repo.
+_TIKTOKEN_CACHE = SHARED / "tiktoken-cache"
+if _TIKTOKEN_CACHE.is_dir() and "TIKTOKEN_CACHE_DIR" not in os.environ:
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(_TIKTOKEN_CACHE)
+
+pytest_plugins = ["pytester"]
+
+
+def real_cassettes_dir() -> Path | None:
+    """The conformance corpus recorded against real providers, or None when it is absent."""
+    override = os.environ.get("LLM_COST_REAL_CASSETTES")
+    path = Path(override) if override else SHARED / "real-cassettes"
+    return path if (path / "truth.jsonl").is_file() else None
+
+
+@pytest.fixture(scope="session")
+def fake_provider() -> Iterator[object]:
+    """A loopback server speaking the OpenAI, Anthropic and Gemini wire formats."""
+    from tests.fakes.provider import FakeProvider
+
+    with FakeProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def fake_llm(fake_provider: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """The fake provider, reset, with its URL in ``FAKE_LLM_URL`` for code run by pytester."""
+    fake_provider.reset()  # type: ignore[attr-defined]
+    monkeypatch.setenv("FAKE_LLM_URL", fake_provider.url)  # type: ignore[attr-defined]
+    return fake_provider
