@@ -113,12 +113,19 @@ def _canonical(body: bytes | str) -> object:
 
 
 def _body_of(request: Any) -> bytes | str:
+    """A vcrpy request's body as bytes or text, whatever form the HTTP client gave it."""
     body = request.body
     if body is None:
         return b""
     if isinstance(body, (bytes, str)):
         return body
-    return bytes(body)
+    if isinstance(body, (dict, list)):  # aiohttp's json= payload, kept as a value
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if hasattr(body, "read"):  # vcrpy hands out a fresh buffer each time
+        data = body.read()
+        return data if isinstance(data, (bytes, str)) else b""
+    chunks = [chunk.encode() if isinstance(chunk, str) else bytes(chunk) for chunk in body]
+    return b"".join(chunks)
 
 
 def match_json_body(r1: Any, r2: Any) -> None:
@@ -185,13 +192,16 @@ Sink = Callable[[Exchange, str | None, int | None], None]
 
 def _exchange(request: Any, response: Mapping[str, Any]) -> Exchange:
     status = response.get("status") or {}
-    body = response.get("body") or {}
+    response_body = response.get("body") or {}
+    request_body = request.body
+    if not isinstance(request_body, (bytes, str, dict, list, type(None))):
+        request_body = _body_of(request)  # a file or iterator: read it as vcrpy would
     return Exchange(
         method=request.method,
         url=request.uri,
-        request_body=request.body,
+        request_body=request_body,
         status=int(status.get("code", 200)) if isinstance(status, Mapping) else 200,
-        response_body=body.get("string") if isinstance(body, Mapping) else body,
+        response_body=response_body.get("string") if isinstance(response_body, Mapping) else response_body,
         response_headers=response.get("headers") or {},
     )
 
@@ -205,7 +215,7 @@ class Tap:
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
-        self._saved: tuple[Any, Any] | None = None
+        self._saved: tuple[Any, Any, Any] | None = None
 
     @property
     def installed(self) -> bool:
@@ -216,8 +226,9 @@ class Tap:
             return
         from vcr.cassette import Cassette
 
-        original_play, original_append = Cassette.play_response, Cassette.append
+        original_play, original_append, original_load = Cassette.play_response, Cassette.append, Cassette._load
         sink = self.sink
+        loading: set[int] = set()
 
         def play_response(cassette: Any, request: Any) -> Any:
             response = original_play(cassette, request)
@@ -228,18 +239,27 @@ class Tap:
         def append(cassette: Any, request: Any, response: Any) -> None:
             before = len(cassette.data)
             original_append(cassette, request, response)
+            if id(cassette) in loading:  # vcrpy appends what it loads from the file: nothing was consumed
+                return
             index = before if len(cassette.data) > before else None
             sink(_exchange(request, response), str(cassette._path), index)
 
-        Cassette.play_response, Cassette.append = play_response, append
-        self._saved = (original_play, original_append)
+        def load(cassette: Any) -> None:
+            loading.add(id(cassette))
+            try:
+                original_load(cassette)
+            finally:
+                loading.discard(id(cassette))
+
+        Cassette.play_response, Cassette.append, Cassette._load = play_response, append, load
+        self._saved = (original_play, original_append, original_load)
 
     def uninstall(self) -> None:
         if self._saved is None:
             return
         from vcr.cassette import Cassette
 
-        Cassette.play_response, Cassette.append = self._saved
+        Cassette.play_response, Cassette.append, Cassette._load = self._saved
         self._saved = None
 
 
@@ -257,11 +277,15 @@ class CassetteMiss:
     def path(self) -> str:
         return str(self.cassette._path)
 
-    def explain(self, nodeid: str) -> str:
+    def explain(self, nodeid: str, shown_path: str | None = None) -> str:
+        """The miss in words: the request, the closest recorded one, and the command that records it.
+
+        ``shown_path`` is how to show the cassette's path (relative to the rootdir, say).
+        """
         request = self.request
         mode = getattr(self.cassette.record_mode, "value", self.cassette.record_mode)
         lines = [
-            f"LLM request not found in cassette {self.path} (record mode '{mode}'):",
+            f"LLM request not found in cassette {shown_path or self.path} (record mode '{mode}'):",
             f"  {request.method} {scrub_url(request.uri)}",
         ]
         data = list(self.cassette.data)

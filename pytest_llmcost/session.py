@@ -45,13 +45,30 @@ class LLMCostSession:
         self._card: RateCard | None = None
         self.results: dict[str, TestCost] = {}
         self.results_written: Path | None = None
+        self._names: dict[str, str] = {}
 
     # -- capture ---------------------------------------------------------------------
 
     def _capture(self, exchange: Any, cassette: str | None, interaction: int | None) -> None:
         ledger = self.current
         if ledger is not None:
-            ledger.add(exchange, cassette, interaction)
+            ledger.add(exchange, self._cassette_name(cassette), interaction)
+
+    def _cassette_name(self, path: str | None) -> str | None:
+        """A cassette path relative to the rootdir (posix), so results read the same on every machine."""
+        if path is None:
+            return None
+        try:
+            return self._names[path]
+        except KeyError:
+            pass
+        absolute = os.path.abspath(path)
+        try:
+            name = Path(absolute).relative_to(self.config.rootpath).as_posix()
+        except ValueError:
+            name = absolute
+        self._names[path] = name
+        return name
 
     @property
     def card(self) -> RateCard:
@@ -95,7 +112,8 @@ class LLMCostSession:
             miss = find_miss(call.excinfo.value)
             if miss is not None and os.path.abspath(miss.path) == item.stash[CASSETTE_KEY]:
                 original = call.excinfo.exconly().splitlines()[0]
-                report.longrepr = f"{miss.explain(item.nodeid)}\n(the client raised {original[:300]})"
+                explanation = miss.explain(item.nodeid, self._cassette_name(miss.path))
+                report.longrepr = f"{explanation}\n(the client raised {original[:300]})"
         if not self.settings.enabled:
             return report
         ledger = item.stash.get(LEDGER_KEY, None)

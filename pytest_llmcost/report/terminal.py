@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from ..pricing import rate_card_label
 from ..results import Results
-from ..usage import Call, StepCost, TestCost, Tokens
+from ..usage import Call, StepCost, TestCost, Tokens, format_usd
 
 __all__ = ["call_line", "money", "plural", "summary_lines"]
 
@@ -20,9 +20,15 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 
 def money(usd: Decimal, places: int = 6) -> str:
-    """``$0.000219``: fixed places so columns line up; exact values live in the results file."""
+    """``$0.000219``: fixed places so columns line up; exact values live in the results file.
+
+    An amount too small for ``places`` is shown exactly (``$0.0000001``), never as $0.
+    """
     quantum = Decimal(1).scaleb(-places)
-    return f"${usd.quantize(quantum, rounding=ROUND_HALF_EVEN):,.{places}f}"
+    rounded = usd.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    if not rounded and usd:
+        return f"${format_usd(usd)}"
+    return f"${rounded:,.{places}f}"
 
 
 def _fit(text: str, width: int) -> str:

@@ -417,6 +417,11 @@ class FakeProvider:
 
     def _handle(self, request: RecordedRequest) -> _Response:
         path = request.path.rstrip("/") or "/"
+        if path.endswith("/search") and request.method == "GET":
+            # A stand-in for a web-search API: not an LLM, priced per request by a local price file.
+            query = request.query_params.get("q", [""])[0]
+            hits = [{"title": f"Result {n} for {query}", "url": f"https://example.org/{n}"} for n in range(3)]
+            return _json_response(200, {"query": query, "results": hits}, [], compact=True)
         api = self._api_for(path)
         try:
             if api == "gemini-caches":
