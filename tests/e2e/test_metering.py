@@ -477,12 +477,8 @@ def test_research(llm_cost):
         chat("Summarise the search results")
 """
     )
-    pytester.makefile(
-        ".yaml",
-        **{
-            "llm-cost-prices": 'requests:\n  - match: "http://127.0.0.1:*/search*"\n    usd: 0.008\n    name: web-search\n'
-        },
-    )
+    fee = 'requests:\n  - match: "http://127.0.0.1:*/search*"\n    usd: 0.008\n    name: web-search\n'
+    pytester.makefile(".yaml", **{"llm-cost-prices": fee})
     pytester.runpytest("--llm-cost-record-mode=once").assert_outcomes(passed=1)
     pytester.runpytest("--llm-cost").assert_outcomes(passed=1)
     entry = _results(pytester)["tests"]["test_search.py::test_research"]
