@@ -27,6 +27,20 @@ examples:
 """
 
 
+UPDATE_EPILOG = """\
+examples:
+  llm-cost update-baseline
+      accept the last `pytest --llm-cost` run (.llm-cost/results.json) into llm-cost-baseline.json
+  llm-cost update-baseline --results artifacts/results.json --dry-run
+      show what CI's results would change, without writing
+  llm-cost update-baseline --prune
+      also drop entries whose tests no longer exist (needs a run of the whole suite)
+
+Only tests that passed, or failed on nothing but their LLM cost, are accepted; other entries
+are kept as they are.
+"""
+
+
 class CLIError(Exception):
     """A problem with the command's input: printed as one line, exit status 2."""
 
@@ -58,6 +72,32 @@ def _parser() -> argparse.ArgumentParser:
         help="local price file (default: llm-cost-prices.yaml, if present)",
     )
     inspect.set_defaults(run=_inspect)
+
+    updater = commands.add_parser(
+        "update-baseline",
+        help="accept a results file into the baseline, without running tests",
+        description="Rewrite the baseline entries of the tests in a results file written by "
+        "`pytest --llm-cost`, as `pytest --llm-cost --llm-cost-update` would.",
+        epilog=UPDATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    updater.add_argument(
+        "--results",
+        type=Path,
+        default=Path(".llm-cost/results.json"),
+        metavar="PATH",
+        help="results file (default: .llm-cost/results.json)",
+    )
+    updater.add_argument(
+        "--baseline",
+        type=Path,
+        default=Path("llm-cost-baseline.json"),
+        metavar="PATH",
+        help="baseline file (default: llm-cost-baseline.json)",
+    )
+    updater.add_argument("--prune", action="store_true", help="drop entries whose tests the run did not collect")
+    updater.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    updater.set_defaults(run=_update_baseline)
     return parser
 
 
@@ -118,6 +158,37 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
     total = sum((record.usd for record in records), Decimal(0))
     calls = len({(record.cassette, record.seq) for record in records})
     out.write(f"total: {plural(calls, 'LLM call')} in {plural(len(args.cassettes), 'cassette')}, {money(total)}\n")
+    return EXIT_OK
+
+
+def _update_baseline(args: argparse.Namespace, out: TextIO) -> int:
+    from .baseline import load_baseline, update
+    from .results import load_results
+
+    results = load_results(args.results)
+    baseline = load_baseline(args.baseline)
+    prune: set[str] = set()
+    if args.prune:
+        if results.collected is None:
+            raise CLIError(
+                f"--prune needs results from a run of the whole suite, and {args.results} comes from a run "
+                "that selected tests; run `pytest --llm-cost` without selecting tests first"
+            )
+        prune = set(baseline.entries) - set(results.collected)
+    new, summary = update(baseline, results.accepted(), prune=prune)
+    skipped = sorted(set(results.tests) - set(results.accepted()))
+    for label, nodeids in (("added", summary.added), ("changed", summary.changed), ("removed", summary.removed)):
+        for nodeid in nodeids:
+            out.write(f"  {label:<8} {nodeid}\n")
+    for nodeid in skipped:
+        out.write(f"  kept     {nodeid} (it {results.outcomes[nodeid]} in that run)\n")
+    if args.dry_run:
+        out.write(f"{args.baseline}: would be {summary} (dry run, nothing written)\n")
+    elif summary.any:
+        new.write(args.baseline)
+        out.write(f"{args.baseline}: {summary}\n")
+    else:
+        out.write(f"{args.baseline}: unchanged\n")
     return EXIT_OK
 
 

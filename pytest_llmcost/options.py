@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
+
+from .baseline import Allowance, parse_allowance
 
 __all__ = ["OPTIONS", "Option", "OptionError", "Settings", "parse_choice", "parse_path"]
 
@@ -39,6 +42,30 @@ def parse_bool(value: str | bool) -> bool:
     if text in ("0", "false", "no", "off", ""):
         return False
     raise argparse.ArgumentTypeError(f"{value!r} is not a boolean (use true or false)")
+
+
+def parse_delta(value: str) -> Allowance:
+    try:
+        return parse_allowance(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+parse_delta.__name__ = "delta"
+
+
+def parse_usd(value: str) -> Decimal:
+    text = value.strip().removeprefix("$").strip()
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an amount of US dollars (e.g. 0.50 or '$0.50')")
+    return amount
+
+
+parse_usd.__name__ = "dollars"
 
 
 def parse_path(value: str) -> str:
@@ -108,6 +135,62 @@ OPTIONS: tuple[Option, ...] = (
         metavar="fail|warn",
         choices=("fail", "warn"),
     ),
+    Option(
+        "--llm-cost-baseline",
+        "llm_cost_baseline",
+        "the committed cost baseline (default: llm-cost-baseline.json at the rootdir)",
+        parse_path,
+        "llm-cost-baseline.json",
+        metavar="PATH",
+    ),
+    Option(
+        "--llm-cost-tolerance",
+        "llm_cost_tolerance",
+        "how much more than its baseline a test may cost: '5%' (default), '$0.002', '500 tokens', or '5% + $0.001'",
+        parse_delta,
+        "5%",
+        metavar="DELTA",
+    ),
+    Option(
+        "--llm-cost-noise-floor",
+        "llm_cost_noise_floor",
+        "an increase in dollars below this never fails a test (default: 0.0001)",
+        parse_usd,
+        "0.0001",
+        metavar="USD",
+    ),
+    Option(
+        "--llm-cost-update",
+        "llm_cost_update",
+        "accept the current cost: rewrite the baseline entries of the tests that ran",
+        parse_bool,
+        False,
+        is_flag=True,
+    ),
+    Option(
+        "--llm-cost-prune",
+        "llm_cost_prune",
+        "with --llm-cost-update, also drop baseline entries whose test no longer exists",
+        parse_bool,
+        False,
+        is_flag=True,
+    ),
+    Option(
+        "--llm-cost-strict",
+        "llm_cost_strict",
+        "fail tests that have LLM calls but no baseline entry",
+        parse_bool,
+        False,
+        is_flag=True,
+    ),
+    Option(
+        "--llm-cost-max-record-spend",
+        "llm_cost_max_record_spend",
+        "while recording, stop live LLM calls once the run has spent this many dollars (per process)",
+        parse_usd,
+        None,
+        metavar="USD",
+    ),
 )
 
 
@@ -120,6 +203,18 @@ class Settings:
     results_path: Path | None = None
     prices_path: Path = Path("llm-cost-prices.yaml")
     unpriced: Literal["fail", "warn"] = "fail"
+    baseline_path: Path = Path("llm-cost-baseline.json")
+    tolerance: Allowance = field(default_factory=lambda: parse_allowance("5%"))
+    noise_floor: Decimal = Decimal("0.0001")
+    update: bool = False
+    prune: bool = False
+    strict: bool = False
+    max_record_spend: Decimal | None = None
+
+    @property
+    def recording(self) -> bool:
+        """True when cassettes may reach the real API (and spend money)."""
+        return self.record_mode != "none"
 
     @classmethod
     def from_config(cls, config: Any) -> Settings:
@@ -143,7 +238,10 @@ class Settings:
                     raise OptionError(f"ini option {option.ini}: {exc}") from None
                 origins[option.dest] = "ini"
                 continue
-            values[option.dest], origins[option.dest] = option.default, "default"
+            default = option.default
+            if isinstance(default, str) and option.parse not in (parse_path,):
+                default = option.parse(default)
+            values[option.dest], origins[option.dest] = default, "default"
 
         def resolve(dest: str) -> Path | None:
             text = str(values[dest])
@@ -156,10 +254,18 @@ class Settings:
             return Path(base) / path
 
         prices = resolve("llm_cost_prices")
+        baseline = resolve("llm_cost_baseline")
         return cls(
             enabled=bool(values["llm_cost"]),
             record_mode=values["llm_cost_record_mode"],
             results_path=resolve("llm_cost_results"),
             prices_path=prices if prices is not None else Path(config.rootpath) / "llm-cost-prices.yaml",
             unpriced=values["llm_cost_unpriced"],
+            baseline_path=baseline if baseline is not None else Path(config.rootpath) / "llm-cost-baseline.json",
+            tolerance=values["llm_cost_tolerance"],
+            noise_floor=values["llm_cost_noise_floor"],
+            update=bool(values["llm_cost_update"]),
+            prune=bool(values["llm_cost_prune"]),
+            strict=bool(values["llm_cost_strict"]),
+            max_record_spend=values["llm_cost_max_record_spend"],
         )

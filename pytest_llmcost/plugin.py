@@ -40,6 +40,12 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = Settings.from_config(config)
     except (OptionError, argparse.ArgumentTypeError) as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.addinivalue_line(
+        "markers",
+        "cost_budget(usd=None, *, tokens=None, delta=None, steps=None, runs_per_day=None): "
+        "limit a test's LLM cost under --llm-cost: absolute dollars and tokens, an allowed delta over its "
+        "baseline ('10%', '$0.002', '500 tokens'), and per-step limits ({'synthesis': 0.02})",
+    )
     session = LLMCostSession(config, settings)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "llm_cost_session")

@@ -107,6 +107,12 @@ class LocalPrices:
                 return entry
         return None
 
+    def fee_named(self, name: str) -> RequestFee | None:
+        for fee in self.requests:
+            if fee.name == name:
+                return fee
+        return None
+
     def request_fee(self, url: str) -> RequestFee | None:
         # Query strings carry no part of an endpoint's identity here (and may carry keys).
         base = url.split("?", 1)[0]
@@ -288,7 +294,7 @@ class _FastPrice:
         return cls(model_price)
 
     @staticmethod
-    def _rate(price: Any, total_input: int) -> Decimal:
+    def _rate(price: Any, total_input: Decimal | int) -> Decimal:
         if isinstance(price, Decimal):
             return price
         rate = price.base
@@ -297,8 +303,9 @@ class _FastPrice:
                 return tier.price  # type: ignore[no-any-return]
         return rate  # type: ignore[no-any-return]
 
-    def usd(self, tokens: Tokens) -> Decimal:
-        total_input = tokens.input
+    def usd(self, tokens: Tokens, calls: int = 1) -> Decimal:
+        """The price of ``calls`` calls that used ``tokens`` in all; tiers follow the input per call."""
+        total_input: Decimal | int = tokens.input if calls <= 1 else Decimal(tokens.input) / calls
         input_rate = None if self.input is None else self._rate(self.input, total_input)
         amount = Decimal(0)
         uncached = tokens.input
@@ -314,7 +321,7 @@ class _FastPrice:
             amount += tokens.output * self._rate(self.output, total_input)
         amount /= MILLION
         if self.per_request is not None:
-            amount += self.per_request
+            amount += self.per_request * max(calls, 1)
         return amount
 
 
@@ -377,6 +384,25 @@ class RateCard:
         provider_info, model_info, fast = found
         usd = fast.usd(tokens) if fast is not None else self._slow_usd(provider_info, model_info, tokens)
         return Price(usd, "genai-prices", str(provider_info.id), str(model_info.id))
+
+    def price_aggregate(self, provider: str, model: str, tokens: Tokens, calls: int) -> Decimal | None:
+        """The price of ``calls`` calls to one model that used ``tokens`` in all, or None when unpriced.
+
+        Used to price a baseline's per-model totals. Long-context tiers are chosen by the input
+        per call, which is exact when the calls sit on the same side of a tier's threshold.
+        """
+        if calls <= 1:
+            return self.price(provider, model, tokens).usd
+        local = self.local.model_price(provider, model)
+        if local is not None:
+            return local.usd(tokens)
+        found = self._genai_model(provider, model)
+        if found is None:
+            return None
+        provider_info, model_info, fast = found
+        if fast is not None:
+            return fast.usd(tokens, calls)
+        return self._slow_usd(provider_info, model_info, tokens)
 
     def _slow_usd(self, provider_info: Any, model_info: Any, tokens: Tokens) -> Decimal:
         from genai_prices import Usage

@@ -66,8 +66,11 @@ def _is_secret_header(name: str) -> bool:
 
 
 def scrub_url(url: str) -> str:
-    """The URL without secret query parameters."""
+    """The URL without credentials: no ``user:password@`` and no secret query parameters."""
     split = urlsplit(url)
+    if "@" in split.netloc:
+        split = split._replace(netloc=split.netloc.rpartition("@")[2])
+        url = urlunsplit(split)
     if not split.query:
         return url
     pairs = parse_qsl(split.query, keep_blank_values=True)
@@ -213,9 +216,11 @@ class Tap:
     through vcrpy, whatever the HTTP client; loading a cassette reaches neither.
     """
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, guard: Callable[[], None] | None = None) -> None:
         self.sink = sink
-        self._saved: tuple[Any, Any, Any] | None = None
+        self.guard = guard
+        """Called just before vcrpy sends a request to the real server; raising stops the request."""
+        self._saved: tuple[Any, Any, Any, Any] | None = None
 
     @property
     def installed(self) -> bool:
@@ -227,7 +232,8 @@ class Tap:
         from vcr.cassette import Cassette
 
         original_play, original_append, original_load = Cassette.play_response, Cassette.append, Cassette._load
-        sink = self.sink
+        original_protected = Cassette.write_protected
+        sink, guard = self.sink, self.guard
         loading: set[int] = set()
 
         def play_response(cassette: Any, request: Any) -> Any:
@@ -251,15 +257,24 @@ class Tap:
             finally:
                 loading.discard(id(cassette))
 
+        def write_protected(cassette: Any) -> bool:
+            # vcrpy asks this right before it sends a request it could not play back: when the
+            # cassette may record, the request is about to reach the real API.
+            protected = bool(original_protected.fget(cassette))
+            if not protected and guard is not None:
+                guard()
+            return protected
+
         Cassette.play_response, Cassette.append, Cassette._load = play_response, append, load
-        self._saved = (original_play, original_append, original_load)
+        Cassette.write_protected = property(write_protected)
+        self._saved = (original_play, original_append, original_load, original_protected)
 
     def uninstall(self) -> None:
         if self._saved is None:
             return
         from vcr.cassette import Cassette
 
-        Cassette.play_response, Cassette.append, Cassette._load = self._saved
+        Cassette.play_response, Cassette.append, Cassette._load, Cassette.write_protected = self._saved
         self._saved = None
 
 

@@ -15,15 +15,31 @@ from typing import Any
 from .files import FileFormatError, dump_json, read_json, write_atomic
 from .usage import TestCost, Tokens, format_usd
 
-__all__ = ["RESULTS_FORMAT", "Results", "load_results"]
+__all__ = ["OUTCOMES", "RESULTS_FORMAT", "Results", "load_results"]
 
 RESULTS_FORMAT = 1
+
+
+#: What became of a metered test: ``passed``; ``cost`` (failed on its LLM cost alone, so its
+#: usage may still be accepted into the baseline); ``failed``; ``skipped``.
+OUTCOMES = ("passed", "cost", "failed", "skipped")
 
 
 @dataclass(frozen=True)
 class Results:
     tests: Mapping[str, TestCost] = field(default_factory=dict)
     rate_card: Mapping[str, Any] = field(default_factory=dict)
+    outcomes: Mapping[str, str] = field(default_factory=dict)
+    collected: tuple[str, ...] | None = None
+    """Every test id the run collected, when it collected the whole suite (None otherwise)."""
+
+    def accepted(self) -> dict[str, TestCost]:
+        """The tests whose usage may update the baseline: passed, or failed on cost alone."""
+        return {
+            nodeid: test
+            for nodeid, test in self.tests.items()
+            if self.outcomes.get(nodeid, "passed") in ("passed", "cost")
+        }
 
     @property
     def usd(self) -> Decimal:
@@ -49,7 +65,14 @@ class Results:
                 "unpriced": sum(test.unpriced for test in self.tests.values()),
                 "usd": format_usd(self.usd),
             },
-            "tests": {nodeid: test.to_json() for nodeid, test in sorted(self.tests.items())},
+            "collection": {
+                "complete": self.collected is not None,
+                "tests": sorted(self.collected or ()),
+            },
+            "tests": {
+                nodeid: {**test.to_json(), "outcome": self.outcomes.get(nodeid, "passed")}
+                for nodeid, test in sorted(self.tests.items())
+            },
         }
 
     def write(self, path: Path) -> None:
@@ -70,6 +93,7 @@ def load_results(path: Path) -> Results:
             f"{RESULTS_FORMAT}); write it again with `pytest --llm-cost`"
         )
     tests: dict[str, TestCost] = {}
+    outcomes: dict[str, str] = {}
     raw_tests = data["tests"]
     if not isinstance(raw_tests, dict):
         raise FileFormatError(f"{path}: 'tests' must map test ids to their costs")
@@ -78,5 +102,18 @@ def load_results(path: Path) -> Results:
             tests[nodeid] = TestCost.from_json(nodeid, entry)
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise FileFormatError(f"{path}: entry for {nodeid!r} is malformed: {exc}") from None
+        outcome = entry.get("outcome", "passed")
+        if outcome not in OUTCOMES:
+            raise FileFormatError(f"{path}: entry for {nodeid!r} has unknown outcome {outcome!r}")
+        outcomes[nodeid] = outcome
     rate_card = data.get("rate_card") or {}
-    return Results(tests=tests, rate_card=rate_card if isinstance(rate_card, dict) else {})
+    collection = data.get("collection") or {}
+    collected = None
+    if isinstance(collection, dict) and collection.get("complete"):
+        collected = tuple(str(nodeid) for nodeid in collection.get("tests", ()))
+    return Results(
+        tests=tests,
+        rate_card=rate_card if isinstance(rate_card, dict) else {},
+        outcomes=outcomes,
+        collected=collected,
+    )

@@ -2,37 +2,51 @@
 
 One :class:`LLMCostSession` is registered per pytest run. It taps vcrpy so each exchange a
 test consumes lands in that test's ledger, turns the ledger into a :class:`TestCost` when the
-test's call phase is reported, attaches it to the report (so it crosses from xdist workers to
-the controller, and survives a worker that crashes later), and on the controller prints the
-summary and writes the results file.
+test's call phase is reported, judges it (unpriced models, ``cost_budget`` limits, the
+baseline), and attaches it to the report, so it crosses from xdist workers to the controller
+and survives a worker that crashes later. On the controller it prints the summary and writes
+the results file and, when asked, the baseline.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Generator, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .baseline import Baseline, Comparison, compare, load_baseline, update
+from .budgets import Budget, BudgetError, check, parse_budget
+from .files import FileFormatError
 from .meter import Ledger, LLMCost, measure
 from .options import Settings
 from .pricing import PriceFileError, RateCard, load_local_prices, unpriced_snippet
 from .recording import Tap, cassette_path, find_miss, use_cassette
 from .results import Results
-from .usage import TestCost
+from .usage import TestCost, format_usd, short_money
 
-__all__ = ["SESSION_KEY", "LLMCostSession", "LLMCostWarning"]
+__all__ = ["SESSION_KEY", "LLMCostSession", "LLMCostWarning", "SpendLimitExceeded"]
 
 SESSION_KEY = pytest.StashKey["LLMCostSession"]()
 LEDGER_KEY = pytest.StashKey[Ledger]()
 CASSETTE_KEY = pytest.StashKey[str]()
 REPORTED_KEY = pytest.StashKey[int]()
 
+#: ``report.llm_cost_status`` values that mean "failed on cost", and the word pytest shows for each.
+STATUS_WORDS = {"regressed": "REGRESSED", "over_budget": "OVER-BUDGET", "unpriced": "UNPRICED", "new": "NO-BASELINE"}
+
+UPDATE_COMMAND = "pytest --llm-cost --llm-cost-update"
+
 
 class LLMCostWarning(pytest.PytestWarning):
     """A pytest-llmcost finding that does not fail the test (an unpriced model under ``llm_cost_unpriced = warn``)."""
+
+
+class SpendLimitExceeded(RuntimeError):
+    """Raised instead of a live LLM call once a recording run has spent what it may."""
 
 
 class LLMCostSession:
@@ -41,11 +55,43 @@ class LLMCostSession:
         self.settings = settings
         self.is_worker = hasattr(config, "workerinput")
         self.current: Ledger | None = None
-        self.tap = Tap(self._capture)
+        self.current_budget: Budget | None = None
+        self.tap = Tap(self._capture, self._before_live_call)
         self._card: RateCard | None = None
-        self.results: dict[str, TestCost] = {}
-        self.results_written: Path | None = None
+        self._baseline: Baseline | None = None
         self._names: dict[str, str] = {}
+        self.budgets: dict[str, Budget] = {}
+        # Controller state, from reports.
+        self.results: dict[str, TestCost] = {}
+        self.statuses: dict[str, str] = {}
+        self.outcomes: dict[str, str] = {}
+        self.collected: set[str] = set()
+        self.deselected = 0
+        self.collection_errors = False
+        self.spent = Decimal(0)
+        self.results_written: Path | None = None
+        self.update_message: str | None = None
+
+    # -- lazily loaded inputs ----------------------------------------------------------
+
+    @property
+    def card(self) -> RateCard:
+        if self._card is None:
+            try:
+                local = load_local_prices(self.settings.prices_path)
+            except PriceFileError as exc:
+                raise pytest.UsageError(str(exc)) from None
+            self._card = RateCard(local=local)
+        return self._card
+
+    @property
+    def baseline(self) -> Baseline:
+        if self._baseline is None:
+            try:
+                self._baseline = load_baseline(self.settings.baseline_path)
+            except FileFormatError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        return self._baseline
 
     # -- capture ---------------------------------------------------------------------
 
@@ -70,26 +116,110 @@ class LLMCostSession:
         self._names[path] = name
         return name
 
-    @property
-    def card(self) -> RateCard:
-        if self._card is None:
-            try:
-                local = load_local_prices(self.settings.prices_path)
-            except PriceFileError as exc:
-                raise pytest.UsageError(str(exc)) from None
-            self._card = RateCard(local=local)
-        return self._card
+    def _before_live_call(self) -> None:
+        """The spend guard: called just before a request goes to the real API while recording."""
+        if not self.settings.enabled:
+            return
+        ledger = self.current
+        spent_in_test = Decimal(0)
+        if ledger is not None and len(ledger):
+            spent_in_test = measure(ledger.nodeid, ledger.snapshot(), self.card).usd
+        budget = self.current_budget
+        if budget is not None and budget.limit.usd is not None and spent_in_test > budget.limit.usd:
+            raise SpendLimitExceeded(
+                f"LLM spend guard: this test has spent ${format_usd(spent_in_test)} recording, over its "
+                f"cost_budget of ${format_usd(budget.limit.usd)}; the next live call was stopped"
+            )
+        cap = self.settings.max_record_spend
+        if cap is not None and self.spent + spent_in_test > cap:
+            raise SpendLimitExceeded(
+                f"LLM spend guard: this run has spent ${format_usd(self.spent + spent_in_test)} recording, over "
+                f"--llm-cost-max-record-spend ${format_usd(cap)}; the next live call was stopped"
+            )
 
-    # -- hooks -----------------------------------------------------------------------
+    # -- session and collection ------------------------------------------------------
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if self.settings.enabled:
-            self.card  # noqa: B018 - a broken price file stops the run before any test
-            self.tap.install()
+        if not self.settings.enabled:
+            return
+        self.card  # noqa: B018 - a broken price file stops the run before any test
+        self.baseline  # noqa: B018 - so does a baseline that cannot be read
+        if self.settings.prune and not self.settings.update:
+            raise pytest.UsageError("--llm-cost-prune only works with --llm-cost-update")
+        if self.settings.prune and not self.is_worker and self._selection_options():
+            raise pytest.UsageError(
+                f"--llm-cost-prune needs the whole suite, but this run selects tests ({self._selection_options()}); "
+                "run it without selecting tests"
+            )
+        self.tap.install()
+
+    def _selection_options(self) -> str:
+        option = self.config.option
+        used = [
+            flag
+            for flag, on in (
+                ("-k", getattr(option, "keyword", "")),
+                ("-m", getattr(option, "markexpr", "")),
+                ("--deselect", getattr(option, "deselect", None)),
+                ("--lf", getattr(option, "lf", False)),
+                ("--sw", getattr(option, "stepwise", False)),
+            )
+            if on
+        ]
+        if self.config.args_source == pytest.Config.ArgsSource.ARGS and not self._args_cover_suite():
+            used.append("test paths " + " ".join(self.config.args))
+        return ", ".join(used)
+
+    def _args_cover_suite(self) -> bool:
+        roots = {Path(self.config.rootpath).resolve()}
+        for path in self.config.getini("testpaths") or ():
+            roots.add((Path(self.config.rootpath) / path).resolve())
+        given = {(Path(self.config.invocation_params.dir) / arg).resolve() for arg in self.config.args}
+        return bool(given) and given <= roots
 
     def pytest_unconfigure(self) -> None:
         self.tap.uninstall()
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Validate every ``cost_budget`` marker before any test runs."""
+        errors = []
+        for item in items:
+            marker = item.get_closest_marker("cost_budget")
+            if marker is None:
+                continue
+            try:
+                self.budgets[item.nodeid] = parse_budget(marker.args, marker.kwargs)
+            except BudgetError as exc:
+                errors.append(f"{item.nodeid}: cost_budget: {exc}")
+        if errors:
+            raise pytest.UsageError("invalid cost_budget marker:\n  " + "\n  ".join(errors))
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += len(items)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors = True
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.collected.update(item.nodeid for item in session.items)
+        if self.settings.enabled and self.settings.prune and self.deselected:
+            raise pytest.UsageError(
+                f"--llm-cost-prune needs the whole suite, but this run deselected {self.deselected} "
+                f"test{'s' if self.deselected != 1 else ''}; run it without selecting tests"
+            )
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.collected.update(ids)
+
+    @property
+    def complete_collection(self) -> bool:
+        """Whether this run collected the whole suite, so that a missing test really is gone."""
+        return not (self.deselected or self.collection_errors or self._selection_options())
+
+    # -- each test ---------------------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(
@@ -98,65 +228,143 @@ class LLMCostSession:
         ledger = Ledger(item.nodeid)
         item.stash[LEDGER_KEY] = ledger
         self.current = ledger
+        self.current_budget = self.budgets.get(item.nodeid)
         try:
             return (yield)
         finally:
             self.current = None
+            self.current_budget = None
+            if self.settings.enabled and self.settings.recording and len(ledger):
+                self.spent += measure(item.nodeid, ledger.snapshot(), self.card).usd
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report: pytest.TestReport = yield
-        if report.failed and call.excinfo is not None and CASSETTE_KEY in item.stash:
-            miss = find_miss(call.excinfo.value)
-            if miss is not None and os.path.abspath(miss.path) == item.stash[CASSETTE_KEY]:
-                original = call.excinfo.exconly().splitlines()[0]
-                explanation = miss.explain(item.nodeid, self._cassette_name(miss.path))
-                report.longrepr = f"{explanation}\n(the client raised {original[:300]})"
+        if report.failed and call.excinfo is not None:
+            self._explain_failure(item, report, call.excinfo)
         if not self.settings.enabled:
             return report
         ledger = item.stash.get(LEDGER_KEY, None)
         if ledger is None:
             return report
         count = len(ledger)
-        reported = item.stash.get(REPORTED_KEY, None)
-        if call.when == "call" or (call.when == "teardown" and count and count != reported):
+        if call.when == "call" or (call.when == "teardown" and count and count != item.stash.get(REPORTED_KEY, None)):
             item.stash[REPORTED_KEY] = count
             cost = measure(item.nodeid, ledger.snapshot(), self.card)
             report.llm_cost = cost.to_json()  # type: ignore[attr-defined]
-            self._judge_unpriced(item, report, cost)
+            if call.when == "call":
+                self._judge(item, report, cost)
         return report
 
-    def _judge_unpriced(self, item: pytest.Item, report: pytest.TestReport, cost: TestCost) -> None:
+    def _explain_failure(
+        self, item: pytest.Item, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[Any]
+    ) -> None:
+        """Replace an SDK's "connection error" by what really happened: a cassette miss or the spend guard."""
+        original = excinfo.exconly().splitlines()[0][:300]
+        exc: BaseException | None = excinfo.value
+        seen: set[int] = set()
+        while exc is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            if isinstance(exc, SpendLimitExceeded):
+                report.longrepr = f"{exc}\n(the client raised {original})"
+                report.llm_cost_status = "over_budget"  # type: ignore[attr-defined]
+                return
+            exc = exc.__cause__ or exc.__context__
+        if CASSETTE_KEY not in item.stash:
+            return
+        miss = find_miss(excinfo.value)
+        if miss is not None and os.path.abspath(miss.path) == item.stash[CASSETTE_KEY]:
+            explanation = miss.explain(item.nodeid, self._cassette_name(miss.path))
+            report.longrepr = f"{explanation}\n(the client raised {original})"
+
+    def _judge(self, item: pytest.Item, report: pytest.TestReport, cost: TestCost) -> None:
+        """Fail the test through its own report when it is over a limit; at most one status."""
+        from .report.terminal import comparison_table, regression_line
+
+        messages: list[str] = []
+        status: str | None = None
+        unpriced = self._unpriced(item, cost)
+        if unpriced:
+            messages.append(unpriced)
+            status = "unpriced"
+        budget = self.budgets.get(item.nodeid)
+        if budget is not None:
+            violations = check(budget, cost)
+            if violations:
+                messages += [str(violation) for violation in violations]
+                status = status or "over_budget"
+        comparison: Comparison | None = None
+        entry = self.baseline.entries.get(item.nodeid)
+        if entry is not None and cost.records:
+            allowance = budget.delta if budget is not None and budget.delta is not None else self.settings.tolerance
+            comparison = compare(item.nodeid, entry, cost, self.card, allowance, self.settings.noise_floor)
+            if comparison.regressed and not self.settings.update:
+                messages += [regression_line(delta, allowance) for delta in comparison.regressions]
+                status = status or "regressed"
+        elif entry is None and cost.records and self.settings.strict and not self.settings.update:
+            messages.append(
+                f"LLM cost {short_money(cost.usd)} has no baseline entry (--llm-cost-strict); "
+                f"accept it with `{UPDATE_COMMAND}`"
+            )
+            status = status or "new"
+        if status is None:
+            return
+        if comparison is not None:
+            report.sections.append(("LLM cost vs baseline", comparison_table(comparison)))
+        text = "\n".join(messages)
+        if report.passed:
+            report.outcome = "failed"
+            report.longrepr = text
+            report.llm_cost_status = status  # type: ignore[attr-defined]
+            report.llm_cost_only = True  # type: ignore[attr-defined]
+        else:
+            report.sections.append(("LLM cost findings", text))
+
+    def _unpriced(self, item: pytest.Item, cost: TestCost) -> str | None:
         unpriced = sorted({(call.provider, call.model or "?") for call in cost.records if call.unpriced})
         if not unpriced:
-            return
+            return None
         models = ", ".join(f"{model} ({provider})" for provider, model in unpriced)
         prices = self.settings.prices_path
         if self.settings.unpriced == "warn":
-            item.warn(
-                LLMCostWarning(f"no price for {models}: counted as $0 and labelled unpriced; price it in {prices}")
-            )
-            return
+            warning = f"no price for {models}: counted as $0 and labelled unpriced; price it in {prices}"
+            item.warn(LLMCostWarning(warning))
+            return None
         provider, model = unpriced[0]
-        message = (
+        return (
             f"LLM cost unknown: no price for model {model} ({provider}). "
             f"Add it to {prices}:\n\n{unpriced_snippet(model, provider)}\n\n"
             "or set llm_cost_unpriced = warn to count it as $0 with a warning."
         )
-        if report.passed:
-            report.outcome = "failed"
-            report.longrepr = message
-        else:
-            report.sections.append(("LLM cost: unpriced model", message))
+
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
+        status = getattr(report, "llm_cost_status", None)
+        if status in STATUS_WORDS and report.when == "call" and report.failed:
+            return "failed", "$", STATUS_WORDS[status]
+        return None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        data = getattr(report, "llm_cost", None)
-        if data is None or self.is_worker:
+        if self.is_worker:
             return
-        cost = TestCost.from_json(report.nodeid, data)
-        self.results[report.nodeid] = cost
+        nodeid = report.nodeid
+        status = getattr(report, "llm_cost_status", None)
+        if status is not None:
+            self.statuses[nodeid] = status
+        # Only tests that passed, or failed on nothing but cost, may update the baseline.
+        if report.skipped and self.outcomes.get(nodeid) != "failed":
+            self.outcomes[nodeid] = "skipped"
+        elif report.failed:
+            cost_only = getattr(report, "llm_cost_only", False) and self.outcomes.get(nodeid) in (None, "passed")
+            self.outcomes[nodeid] = "cost" if cost_only else "failed"
+        else:
+            self.outcomes.setdefault(nodeid, "passed")
+        data = getattr(report, "llm_cost", None)
+        if data is None:
+            return
+        cost = TestCost.from_json(nodeid, data)
+        self.results[nodeid] = cost
         if self.config.get_verbosity() > 0:
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
@@ -166,19 +374,15 @@ class LLMCostSession:
                 for record in cost.records:
                     reporter.write_line(call_line(record))
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.settings.enabled or self.is_worker:
-            return
-        from .report.terminal import summary_lines
-
-        terminalreporter.section("LLM cost")
-        for line in summary_lines(self.results_object(), width=terminalreporter._tw.fullwidth):
-            terminalreporter.write_line(line)
-        if self.results_written is not None:
-            terminalreporter.write_line(f"results: {_display(self.results_written)}")
+    # -- the end of the run ----------------------------------------------------------------
 
     def results_object(self) -> Results:
-        return Results(tests=dict(self.results), rate_card=self.card.describe())
+        return Results(
+            tests=dict(self.results),
+            rate_card=self.card.describe(),
+            outcomes={nodeid: self.outcomes.get(nodeid, "passed") for nodeid in self.results},
+            collected=tuple(sorted(self.collected)) if self.complete_collection else None,
+        )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -190,6 +394,69 @@ class LLMCostSession:
         if path is not None:
             self.results_object().write(path)
             self.results_written = path
+        if self.settings.update:
+            self._update_baseline()
+
+    def _update_baseline(self) -> None:
+        results = self.results_object()
+        prune: set[str] = set()
+        if self.settings.prune and results.collected is not None:
+            prune = set(self.baseline.entries) - set(results.collected)
+        new, summary = update(self.baseline, results.accepted(), prune=prune)
+        path = self.settings.baseline_path
+        if summary.any:
+            new.write(path)
+        self.update_message = f"baseline {_display(path)}: {summary}" + ("" if summary.any else " (unchanged)")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.settings.enabled or self.is_worker:
+            return
+        from .report.terminal import findings_lines, summary_lines
+
+        results = self.results_object()
+        terminalreporter.section("LLM cost")
+        for line in summary_lines(results, width=terminalreporter._tw.fullwidth):
+            terminalreporter.write_line(line)
+        for line in findings_lines(self.findings()):
+            terminalreporter.write_line(line)
+        if self.results_written is not None:
+            terminalreporter.write_line(f"results: {_display(self.results_written)}")
+        if self.update_message is not None:
+            terminalreporter.write_line(self.update_message)
+
+    def findings(self) -> dict[str, Any]:
+        """Session-level counts: failed, new, stale and improved tests, and price drift."""
+        baseline = self.baseline
+        comparisons = self.comparisons()
+        metered = {nodeid for nodeid, cost in self.results.items() if cost.records}
+        stale: list[str] = []
+        if self.complete_collection and baseline.exists:
+            stale = sorted(set(baseline.entries) - self.collected)
+        return {
+            "regressed": sorted(n for n, s in self.statuses.items() if s == "regressed"),
+            "over_budget": sorted(n for n, s in self.statuses.items() if s == "over_budget"),
+            "unpriced": sorted(n for n, s in self.statuses.items() if s == "unpriced"),
+            "new": sorted(metered - set(baseline.entries)),
+            "stale": stale,
+            "improved": sorted(c.nodeid for c in comparisons if c.improved),
+            "drift_usd": sum((c.drift_usd for c in comparisons), Decimal(0)),
+            "updating": self.settings.update,
+            "strict": self.settings.strict,
+            "baseline": _display(self.settings.baseline_path),
+            "baseline_exists": baseline.exists,
+        }
+
+    def comparisons(self) -> list[Comparison]:
+        baseline = self.baseline
+        found = []
+        for nodeid, cost in sorted(self.results.items()):
+            entry = baseline.entries.get(nodeid)
+            if entry is None or not cost.records:
+                continue
+            budget = self.budgets.get(nodeid)
+            allowance = budget.delta if budget is not None and budget.delta is not None else self.settings.tolerance
+            found.append(compare(nodeid, entry, cost, self.card, allowance, self.settings.noise_floor))
+        return found
 
     # -- the fixture -----------------------------------------------------------------
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-__all__ = ["TOKEN_KINDS", "Call", "StepCost", "TestCost", "Tokens", "format_usd"]
+__all__ = ["TOKEN_KINDS", "Call", "StepCost", "TestCost", "Tokens", "format_usd", "short_money"]
 
 #: The token kinds of the vector, in display and serialisation order.
 TOKEN_KINDS = ("input", "cached_input", "cache_write", "output", "reasoning")
@@ -103,6 +103,21 @@ def format_usd(usd: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
+
+
+def short_money(usd: Decimal) -> str:
+    """Dollars with three significant digits for messages: ``$0.0123``, ``$0.0000054``, ``$12.35``."""
+    if not usd:
+        return "$0"
+    sign = "-" if usd < 0 else ""
+    usd = abs(usd)
+    places = max(2, 2 - usd.adjusted())
+    text = f"{usd.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):,.{places}f}"
+    if "." in text:
+        whole, fraction = text.split(".")
+        fraction = fraction.rstrip("0").ljust(2, "0")
+        text = f"{whole}.{fraction}"
+    return f"{sign}${text}"
 
 
 @dataclass(frozen=True, slots=True)

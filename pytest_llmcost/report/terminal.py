@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
+from ..baseline import Allowance, Comparison, StepDelta
 from ..pricing import rate_card_label
 from ..results import Results
-from ..usage import Call, StepCost, TestCost, Tokens, format_usd
+from ..usage import Call, StepCost, TestCost, Tokens, format_usd, short_money
 
 __all__ = ["call_line", "money", "plural", "summary_lines"]
 
@@ -110,3 +112,86 @@ def call_line(call: Call) -> str:
     if call.note and not call.estimated:
         text += f" ({call.note})"
     return text
+
+
+def percent(ratio: Decimal) -> str:
+    return f"{ratio * 100:+.1f}%"
+
+
+def regression_line(delta: StepDelta, allowance: Allowance) -> str:
+    """``LLM cost $0.0123 exceeds baseline $0.0100 by 23.0% (allowed 5%)``."""
+    where = "LLM cost" if delta.path is None else f"LLM cost of step {delta.path}"
+    base = delta.base_usd or Decimal(0)
+    by = f"{abs(delta.delta_usd / base) * 100:.1f}%" if base else short_money(delta.delta_usd)
+    return f"{where} {short_money(delta.now_usd)} exceeds baseline {short_money(base)} by {by} (allowed {allowance})"
+
+
+def comparison_table(comparison: Comparison) -> str:
+    """The per-step table of a test's report section: baseline, now and the change, at today's prices."""
+    rows = [("", "baseline", "now", "change", "", "")]
+    for delta in (comparison.total, *comparison.steps):
+        name = "(test total)" if delta.path is None else delta.path
+        base = "-" if delta.base_usd is None else money(delta.base_usd)
+        ratio = delta.delta_ratio
+        change = f"{'+' if delta.delta_usd >= 0 else '-'}{money(abs(delta.delta_usd))}"
+        rows.append(
+            (
+                name,
+                base,
+                money(delta.now_usd),
+                change,
+                "new" if delta.base_usd is None else ("" if ratio is None else percent(ratio)),
+                "" if delta.allowed else "over",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)).rstrip()
+        for row in rows
+    ]
+    lines.append(f"allowed: {comparison.allowance}; prices: today's rate card for both")
+    return "\n".join(lines)
+
+
+def findings_lines(findings: Mapping[str, Any]) -> list[str]:
+    """Counted session-level findings, each ending with the command that resolves it."""
+    lines: list[str] = []
+    update = "pytest --llm-cost --llm-cost-update"
+    failed = [
+        (len(findings["regressed"]), "over its allowed delta", "over their allowed delta"),
+        (len(findings["over_budget"]), "over its cost_budget", "over their cost_budget"),
+        (len(findings["unpriced"]), "calling an unpriced model", "calling unpriced models"),
+    ]
+    for count, one, many in failed:
+        if count:
+            lines.append(f"{plural(count, 'test')} failed {one if count == 1 else many}")
+    if findings["regressed"] and not findings["updating"]:
+        lines.append(f"accept an intended cost change with `{update}` (or `llm-cost update-baseline`)")
+    new = len(findings["new"])
+    if new and not findings["updating"]:
+        where = findings["baseline"] if findings["baseline_exists"] else f"a new {findings['baseline']}"
+        verb = "fail (--llm-cost-strict)" if findings["strict"] else "pass"
+        lines.append(
+            f"{plural(new, 'test')} with LLM calls {'is' if new == 1 else 'are'} not in the baseline and {verb}: "
+            f"record {'it' if new == 1 else 'them'} in {where} with `{update}`"
+        )
+    stale = len(findings["stale"])
+    if stale:
+        lines.append(
+            f"{plural(stale, 'baseline entry', 'baseline entries')} {'has' if stale == 1 else 'have'} no test: "
+            f"drop {'it' if stale == 1 else 'them'} with `{update} --llm-cost-prune`"
+        )
+    improved = len(findings["improved"])
+    if improved and not findings["updating"]:
+        lines.append(
+            f"{plural(improved, 'test')} got cheaper than {'its' if improved == 1 else 'their'} baseline "
+            f"by more than the allowed delta: lock the saving in with `{update}`"
+        )
+    drift: Decimal = findings["drift_usd"]
+    if drift:
+        direction = "more" if drift > 0 else "less"
+        lines.append(
+            f"price drift: today's rate card prices the baseline's usage {short_money(abs(drift))} {direction} "
+            f"than when it was written; compared at today's prices, nothing fails for it (`{update}` records them)"
+        )
+    return lines
