@@ -79,6 +79,15 @@ def _exchange(interaction: object) -> Exchange:
     )
 
 
+def _one_line(error: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: the problem and where it is."""
+    problem = getattr(error, "problem", None)
+    mark = getattr(error, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(error).split())
+
+
 def read_cassette(path: str | os.PathLike[str]) -> list[tuple[int, Exchange]]:
     """The interactions of a vcrpy YAML cassette as ``(index in interactions, exchange)``.
 
@@ -89,7 +98,7 @@ def read_cassette(path: str | os.PathLike[str]) -> list[tuple[int, Exchange]]:
         with path.open("rb") as stream:
             data = yaml.load(stream, Loader=_Loader)
     except yaml.YAMLError as error:
-        raise CassetteError(f"{path}: not valid YAML: {error}") from error
+        raise CassetteError(f"{path}: not valid YAML: {_one_line(error)}") from error
     if not isinstance(data, Mapping) or not isinstance(data.get("interactions"), list):
         raise CassetteError(f"{path}: not a vcrpy cassette (no 'interactions' list)")
     exchanges: list[tuple[int, Exchange]] = []

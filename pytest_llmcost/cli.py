@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -18,6 +19,14 @@ from .usage import Call, format_usd
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+MAIN_EPILOG = """\
+examples:
+  llm-cost inspect tests/cassettes/test_agent/test_research.yaml
+  llm-cost update-baseline --dry-run
+
+`llm-cost COMMAND --help` shows a command's options and more examples.
+"""
 
 INSPECT_EPILOG = """\
 examples:
@@ -49,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-cost",
         description="Meter, compare and report the LLM cost of a pytest suite (pytest-llmcost).",
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -197,7 +208,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     err = err or sys.stderr
     parser = _parser()
     try:
-        args = parser.parse_args(argv)
+        # argparse prints help, --version and usage errors itself: send them to out and err too.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
     try:

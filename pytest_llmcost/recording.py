@@ -49,12 +49,36 @@ SECRET_HEADERS = frozenset(
         "x-amz-security-token",
         "x-amz-date",
         "x-goog-user-project",
+        "ocp-apim-subscription-key",
+        "x-auth-token",
+        "private-token",
     }
 )
 #: Header name patterns never written: organisation and project identifiers, AWS signatures.
 SECRET_HEADER_PATTERN = re.compile(r"^(?:(?:anthropic|openai)-(?:organization|organisation|project)|x-amz-security)")
-#: Query parameters never written (Gemini's ``key=``, Azure-style ``api-key=``...).
-SECRET_QUERY_PARAMETERS = frozenset({"key", "api_key", "api-key", "apikey", "access_token"})
+#: Query parameters never written: Gemini's ``key=``, ``api-key=``, OAuth tokens, signed-URL signatures.
+SECRET_QUERY_PARAMETERS = frozenset(
+    {
+        "key",
+        "api_key",
+        "api-key",
+        "apikey",
+        "access_token",
+        "token",
+        "client_secret",
+        "sig",
+        "signature",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+    }
+)
+#: Fields of an OAuth token exchange (``POST .../token``) whose values are credentials.
+OAUTH_FIELDS = frozenset(
+    {"access_token", "refresh_token", "id_token", "client_secret", "assertion", "password", "code", "code_verifier"}
+)
+_OAUTH_PATH = re.compile(r"/(?:oauth2?/)?(?:v\d+/)?token$|/oauth2?/", re.IGNORECASE)
+REDACTED = "REDACTED"
 
 #: How requests are matched: method, full URL, and the body compared as canonical JSON.
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "llm_cost_body")
@@ -80,23 +104,103 @@ def scrub_url(url: str) -> str:
     return urlunsplit(split._replace(query=urlencode(kept)))
 
 
+def _is_oauth(url: str) -> bool:
+    return _OAUTH_PATH.search(urlsplit(url).path) is not None
+
+
+def redact_credentials(body: bytes | str | None) -> bytes | str | None:
+    """An OAuth token exchange's body with its credential fields redacted (JSON or form-encoded).
+
+    Only used for token endpoints: elsewhere a body field named like ``max_tokens`` is data.
+    """
+    if not body:
+        return body
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    try:
+        data = json.loads(text)
+    except ValueError:
+        pairs = parse_qsl(text, keep_blank_values=True)
+        if not any(name in OAUTH_FIELDS for name, _ in pairs):
+            return body
+        clean = urlencode([(name, REDACTED if name in OAUTH_FIELDS else value) for name, value in pairs])
+    else:
+        if not isinstance(data, dict) or not OAUTH_FIELDS & set(data):
+            return body
+        clean = json.dumps({name: REDACTED if name in OAUTH_FIELDS else value for name, value in data.items()})
+    return clean.encode() if isinstance(body, bytes) else clean
+
+
 def scrub_request(request: Any) -> Any:
-    """vcrpy ``before_record_request``: strip secret headers and query parameters (on vcrpy's copy)."""
+    """vcrpy ``before_record_request``: strip secret headers, query parameters and OAuth credentials.
+
+    vcrpy hands it a copy, and applies it to recorded and incoming requests alike, so matching
+    is unaffected.
+    """
     for name in [name for name in request.headers if _is_secret_header(name)]:
         del request.headers[name]
     clean = scrub_url(request.uri)
     if clean != request.uri:
         request.uri = clean
+    if _is_oauth(clean) and isinstance(request.body, (bytes, str)):
+        request.body = redact_credentials(request.body)
     return request
 
 
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    """vcrpy ``before_record_response``: strip secret response headers (``set-cookie``, organisation ids)."""
+    """vcrpy ``before_record_response``: strip secret response headers (``set-cookie``, organisation ids),
+    and the tokens an OAuth token endpoint returns."""
     headers = response.get("headers")
     if isinstance(headers, dict):
         for name in [name for name in headers if _is_secret_header(name)]:
             del headers[name]
+    body = response.get("body")
+    if isinstance(body, dict) and isinstance(body.get("string"), (bytes, str)):
+        # The request is not at hand here: a token endpoint's answer is recognised by its fields.
+        body["string"] = _redact_token_response(body["string"])
     return response
+
+
+def _redact_token_response(body: bytes | str) -> bytes | str:
+    if b"_token" not in (body if isinstance(body, bytes) else body.encode("utf-8", errors="replace"))[:4096]:
+        return body
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return body
+    if not isinstance(data, dict) or "access_token" not in data or "token_type" not in data:
+        return body
+    clean = json.dumps({name: REDACTED if name in OAUTH_FIELDS else value for name, value in data.items()})
+    return clean.encode() if isinstance(body, bytes) else clean
+
+
+def secure_recording_cassettes(recorder: Any) -> None:
+    """Make a pytest-recording ``VCR`` strip secrets the way the ``llm_cost`` cassettes do.
+
+    Used for tests that take ``llm_cost`` but record through ``@pytest.mark.vcr``: the user's
+    own ``before_record_*`` hooks run first; matching is unaffected (vcrpy applies the request
+    hook to both sides).
+    """
+    use = recorder.use_cassette
+
+    def use_cassette(path: Any = None, **kwargs: Any) -> Any:
+        before_request = kwargs.pop(
+            "before_record_request", kwargs.pop("before_record", recorder.before_record_request)
+        )
+        before_response = kwargs.pop("before_record_response", recorder.before_record_response)
+        kwargs["before_record_request"] = [*_hooks(before_request), scrub_request]
+        kwargs["before_record_response"] = [*_hooks(before_response), scrub_response]
+        return use(path, **kwargs)
+
+    recorder.use_cassette = use_cassette
+
+
+def _hooks(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if callable(value):
+        return [value]
+    return list(value)
 
 
 _NOT_JSON = object()

@@ -24,7 +24,7 @@ from .files import FileFormatError
 from .meter import Ledger, LLMCost, measure
 from .options import Settings
 from .pricing import PriceFileError, RateCard, load_local_prices, unpriced_snippet
-from .recording import Tap, cassette_path, find_miss, use_cassette
+from .recording import Tap, cassette_path, find_miss, secure_recording_cassettes, use_cassette
 from .results import Results
 from .usage import TestCost, format_usd, short_money
 
@@ -56,6 +56,7 @@ class LLMCostSession:
         self.is_worker = hasattr(config, "workerinput")
         self.current: Ledger | None = None
         self.current_budget: Budget | None = None
+        self.current_item: pytest.Item | None = None
         self.tap = Tap(self._capture, self._before_live_call)
         self._card: RateCard | None = None
         self._baseline: Baseline | None = None
@@ -211,6 +212,14 @@ class LLMCostSession:
             )
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_recording_configure(self, config: pytest.Config, vcr: Any) -> None:
+        """A test taking ``llm_cost`` under ``@pytest.mark.vcr`` records through pytest-recording's
+        cassette: it gets the same secret stripping as the plugin's own cassettes."""
+        item = self.current_item
+        if item is not None and "llm_cost" in getattr(item, "fixturenames", ()):
+            secure_recording_cassettes(vcr)
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.collected.update(ids)
 
@@ -229,11 +238,13 @@ class LLMCostSession:
         item.stash[LEDGER_KEY] = ledger
         self.current = ledger
         self.current_budget = self.budgets.get(item.nodeid)
+        self.current_item = item
         try:
             return (yield)
         finally:
             self.current = None
             self.current_budget = None
+            self.current_item = None
             if self.settings.enabled and self.settings.recording and len(ledger):
                 self.spent += measure(item.nodeid, ledger.snapshot(), self.card).usd
 
@@ -414,7 +425,7 @@ class LLMCostSession:
         from .report.terminal import findings_lines, summary_lines
 
         results = self.results_object()
-        terminalreporter.section("LLM cost")
+        terminalreporter.write_sep("=", "LLM cost")
         for line in summary_lines(results, width=terminalreporter._tw.fullwidth):
             terminalreporter.write_line(line)
         for line in findings_lines(self.findings()):

@@ -170,7 +170,10 @@ def findings_lines(findings: Mapping[str, Any]) -> list[str]:
     new = len(findings["new"])
     if new and not findings["updating"]:
         where = findings["baseline"] if findings["baseline_exists"] else f"a new {findings['baseline']}"
-        verb = "fail (--llm-cost-strict)" if findings["strict"] else "pass"
+        if findings["strict"]:
+            verb = "fails (--llm-cost-strict)" if new == 1 else "fail (--llm-cost-strict)"
+        else:
+            verb = "passes" if new == 1 else "pass"
         lines.append(
             f"{plural(new, 'test')} with LLM calls {'is' if new == 1 else 'are'} not in the baseline and {verb}: "
             f"record {'it' if new == 1 else 'them'} in {where} with `{update}`"

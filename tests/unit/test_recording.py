@@ -153,3 +153,40 @@ def test_miss_explanation_when_the_request_was_already_played(tmp_path: Path) ->
     cassette.play_counts = {0: 1}
     text = CassetteMiss(cassette, _request(body)).explain("t.py::test_a")
     assert "already played 1 time" in text
+
+
+def test_signed_url_and_oauth_query_parameters_are_stripped() -> None:
+    url = "https://bucket.s3.amazonaws.com/x?X-Amz-Signature=abc&X-Amz-Credential=cred&token=t&sig=s&alt=sse"
+    assert scrub_url(url) == "https://bucket.s3.amazonaws.com/x?alt=sse"
+    assert scrub_url("https://user:secret@api.example.com/v1/chat/completions") == (
+        "https://api.example.com/v1/chat/completions"
+    )
+
+
+def test_oauth_token_exchange_bodies_are_redacted_both_ways() -> None:
+    """An auth call in the cassette keeps its shape, never its credentials."""
+    form = b"grant_type=refresh_token&refresh_token=1%2F%2Fsecret&client_secret=shh&client_id=app"
+    request = scrub_request(_request(form, uri="https://oauth2.googleapis.com/token"))
+    assert request.body == b"grant_type=refresh_token&refresh_token=REDACTED&client_secret=REDACTED&client_id=app"
+    response = scrub_response(
+        {
+            "status": {"code": 200, "message": "OK"},
+            "headers": {},
+            "body": {"string": b'{"access_token": "ya29.secret", "expires_in": 3599, "token_type": "Bearer"}'},
+        }
+    )
+    assert json.loads(response["body"]["string"]) == {
+        "access_token": "REDACTED",
+        "expires_in": 3599,
+        "token_type": "Bearer",
+    }
+
+
+def test_bodies_of_llm_calls_are_never_rewritten() -> None:
+    """``max_tokens`` and usage fields merely contain the word: they are data."""
+    body = {"model": "gpt-4o", "max_tokens": 5, "messages": [{"role": "user", "content": "refresh_token"}]}
+    request = scrub_request(_request(body))
+    assert json.loads(request.body) == body
+    usage = b'{"usage": {"prompt_tokens": 3, "completion_tokens": 2}, "access_token": "not an auth answer"}'
+    response = scrub_response({"status": {"code": 200}, "headers": {}, "body": {"string": usage}})
+    assert response["body"]["string"] == usage
