@@ -25,12 +25,14 @@ __all__ = [
     "Baseline",
     "Book",
     "Comparison",
+    "DiffRow",
     "Entry",
     "Line",
     "StepDelta",
     "UpdateSummary",
     "book_of",
     "compare",
+    "diff_entries",
     "entry_of",
     "load_baseline",
     "parse_allowance",
@@ -430,3 +432,75 @@ def update(
     removed = [nodeid for nodeid in sorted(set(prune)) if entries.pop(nodeid, None) is not None]
     summary = UpdateSummary(tuple(added), tuple(changed), tuple(removed))
     return Baseline(path=baseline.path, entries=entries, exists=baseline.exists), summary
+
+
+# -- comparing two files ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One test (or one of its steps, ``step`` set) in two files, both priced by one card."""
+
+    nodeid: str
+    step: str | None
+    base_usd: Decimal | None
+    head_usd: Decimal | None
+    base_tokens: int
+    head_tokens: int
+
+    @property
+    def delta_usd(self) -> Decimal:
+        return (self.head_usd or Decimal(0)) - (self.base_usd or Decimal(0))
+
+    @property
+    def delta_ratio(self) -> Decimal | None:
+        return self.delta_usd / self.base_usd if self.base_usd else None
+
+    def to_json(self) -> dict[str, Any]:
+        ratio = self.delta_ratio
+        return {
+            "base_usd": None if self.base_usd is None else format_usd(self.base_usd),
+            "delta_ratio": None if ratio is None else float(round(ratio, 6)),
+            "delta_usd": format_usd(self.delta_usd),
+            "head_usd": None if self.head_usd is None else format_usd(self.head_usd),
+            "step": self.step,
+            "test": self.nodeid,
+        }
+
+
+def diff_entries(base: Mapping[str, Entry], head: Mapping[str, Entry], card: RateCard) -> list[DiffRow]:
+    """Every test in either file, each followed by its steps, largest change first."""
+
+    def priced(book: Book | None) -> Decimal | None:
+        return None if book is None else price_book(book, card)[0]
+
+    groups: list[tuple[Decimal, list[DiffRow]]] = []
+    for nodeid in sorted(set(base) | set(head)):
+        old, new = base.get(nodeid), head.get(nodeid)
+        rows = [
+            DiffRow(
+                nodeid,
+                None,
+                priced(old.total if old else None),
+                priced(new.total if new else None),
+                old.total.tokens.total if old else 0,
+                new.total.tokens.total if new else 0,
+            )
+        ]
+        paths = sorted(set(old.steps if old else ()) | set(new.steps if new else ()))
+        for path in paths:
+            old_step = old.steps.get(path) if old else None
+            new_step = new.steps.get(path) if new else None
+            rows.append(
+                DiffRow(
+                    nodeid,
+                    path,
+                    priced(old_step),
+                    priced(new_step),
+                    old_step.tokens.total if old_step else 0,
+                    new_step.tokens.total if new_step else 0,
+                )
+            )
+        groups.append((abs(rows[0].delta_usd), rows))
+    groups.sort(key=lambda group: (-group[0], group[1][0].nodeid))
+    return [row for _, rows in groups for row in rows]

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .files import FileFormatError
@@ -24,6 +24,9 @@ MAIN_EPILOG = """\
 examples:
   llm-cost inspect tests/cassettes/test_agent/test_research.yaml
   llm-cost update-baseline --dry-run
+  llm-cost diff llm-cost-baseline.json .llm-cost/results.json --fail-on 10%
+  llm-cost report .llm-cost/results.json -o cost.html
+  llm-cost merge shard-*/results.json -o .llm-cost/results.json
 
 `llm-cost COMMAND --help` shows a command's options and more examples.
 """
@@ -47,6 +50,33 @@ examples:
 
 Only tests that passed, or failed on nothing but their LLM cost, are accepted; other entries
 are kept as they are.
+"""
+
+
+REPORT_EPILOG = """\
+examples:
+  llm-cost report .llm-cost/results.json
+      write .llm-cost/report.html, compared with llm-cost-baseline.json when it exists
+  llm-cost report artifacts/results.json --baseline main/llm-cost-baseline.json -o cost.html --markdown cost.md
+"""
+
+DIFF_EPILOG = """\
+examples:
+  llm-cost diff llm-cost-baseline.json .llm-cost/results.json
+      what the run changed, test by test and step by step
+  llm-cost diff main/results.json pr/results.json --format markdown >> "$GITHUB_STEP_SUMMARY"
+  llm-cost diff base.json head.json --fail-on "10% + $0.001"
+      exit 1 when a test (or the total) grew by more than 10% and more than $0.001
+
+BASE and HEAD are results files (from `pytest --llm-cost`) or baselines, in any mix. Both are
+priced with today's rate card, so only usage counts. Exit status: 0 within the delta, 1 over
+it, 2 on bad input.
+"""
+
+MERGE_EPILOG = """\
+examples:
+  llm-cost merge shard-1/results.json shard-2/results.json -o .llm-cost/results.json
+      one results file from CI shards; a test that ran in two shards is an error
 """
 
 
@@ -109,7 +139,91 @@ def _parser() -> argparse.ArgumentParser:
     updater.add_argument("--prune", action="store_true", help="drop entries whose tests the run did not collect")
     updater.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
     updater.set_defaults(run=_update_baseline)
+
+    report = commands.add_parser(
+        "report",
+        help="write the HTML report (and Markdown summary) from a results file",
+        description="Write the HTML cost report, as `pytest --llm-cost` does, from a results file.",
+        epilog=REPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("results", type=Path, metavar="RESULTS", help="results file written by pytest --llm-cost")
+    report.add_argument(
+        "--baseline",
+        type=Path,
+        default=Path("llm-cost-baseline.json"),
+        metavar="PATH",
+        help="baseline to compare with (default: llm-cost-baseline.json, when it exists)",
+    )
+    report.add_argument(
+        "-o", "--output", type=Path, default=Path(".llm-cost/report.html"), metavar="FILE", help="HTML file to write"
+    )
+    report.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary here")
+    _common_pricing(report)
+    report.set_defaults(run=_report)
+
+    diff = commands.add_parser(
+        "diff",
+        help="compare two results or baseline files",
+        description="Compare the LLM cost of two results or baseline files, test by test and step by step.",
+        epilog=DIFF_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    diff.add_argument("base", type=Path, metavar="BASE", help="results or baseline file before the change")
+    diff.add_argument("head", type=Path, metavar="HEAD", help="results or baseline file after the change")
+    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="output format")
+    diff.add_argument(
+        "--fail-on",
+        type=_delta,
+        metavar="DELTA",
+        help="exit 1 when a test or the total grew by more than this ('10%%', '$0.002', '500 tokens')",
+    )
+    _common_pricing(diff)
+    diff.set_defaults(run=_diff)
+
+    merge = commands.add_parser(
+        "merge",
+        help="merge results files from CI shards",
+        description="Merge the results files of CI shards into one.",
+        epilog=MERGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    merge.add_argument("results", nargs="+", type=Path, metavar="RESULTS", help="results files")
+    merge.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="merged results file")
+    merge.set_defaults(run=_merge)
     return parser
+
+
+def _delta(value: str) -> object:
+    from .baseline import parse_allowance
+
+    try:
+        return parse_allowance(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _usd(value: str) -> Decimal:
+    from .options import parse_usd
+
+    return parse_usd(value)
+
+
+def _common_pricing(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prices",
+        type=Path,
+        default=Path("llm-cost-prices.yaml"),
+        metavar="PATH",
+        help="local price file (default: llm-cost-prices.yaml, if present)",
+    )
+    parser.add_argument(
+        "--noise-floor",
+        type=_usd,
+        default=Decimal("0.0001"),
+        metavar="USD",
+        help="an increase below this many dollars never counts (default: 0.0001)",
+    )
 
 
 def _card(path: Path) -> RateCard:
@@ -200,6 +314,192 @@ def _update_baseline(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{args.baseline}: {summary}\n")
     else:
         out.write(f"{args.baseline}: unchanged\n")
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from .baseline import load_baseline
+    from .files import write_atomic
+    from .report.html import write_html
+    from .report.markdown import summary_markdown
+    from .report.model import build_report
+    from .results import load_results
+
+    results = load_results(args.results)
+    baseline = load_baseline(args.baseline)
+    card = _card(args.prices)
+    stale: list[str] = []
+    if baseline.exists and results.collected is not None:
+        stale = sorted(set(baseline.entries) - set(results.collected))
+    report = build_report(
+        results,
+        baseline=baseline if baseline.exists else None,
+        card=card,
+        noise_floor=args.noise_floor,
+        stale=stale,
+    )
+    write_html(report, args.output)
+    out.write(f"report: {args.output}\n")
+    if args.markdown is not None:
+        write_atomic(args.markdown, summary_markdown(report))
+        out.write(f"summary: {args.markdown}\n")
+    return EXIT_OK
+
+
+def _entries(path: Path) -> dict[str, Any]:
+    """The per-test usage in a results file or a baseline, as baseline entries."""
+    from .baseline import entry_of, load_baseline
+    from .files import read_json
+    from .results import load_results
+
+    data = read_json(path, "results or baseline")
+    tests = data.get("tests") if isinstance(data, dict) else None
+    if isinstance(tests, dict) and any(isinstance(t, dict) and "records" in t for t in tests.values()):
+        return {nodeid: entry_of(test) for nodeid, test in load_results(path).tests.items() if test.records}
+    if isinstance(data, dict) and "summary" in data:  # a results file with no metered test
+        return {}
+    return dict(load_baseline(path).entries)
+
+
+def _diff(args: argparse.Namespace, out: TextIO) -> int:
+    from .baseline import DiffRow, describe_ratio, diff_entries
+    from .pricing import rate_card_label
+    from .report.markdown import code as md_code
+    from .report.markdown import dollars as md_dollars
+    from .report.markdown import markdown_table
+    from .report.markdown import ratio as md_ratio
+    from .report.markdown import signed as md_signed
+    from .usage import short_money
+
+    card = _card(args.prices)
+    rows = diff_entries(_entries(args.base), _entries(args.head), card)
+    tests = [row for row in rows if row.step is None]
+    base_total = sum((row.base_usd or Decimal(0) for row in tests), Decimal(0))
+    head_total = sum((row.head_usd or Decimal(0) for row in tests), Decimal(0))
+    total = DiffRow(
+        "(total)",
+        None,
+        base_total,
+        head_total,
+        sum(row.base_tokens for row in tests),
+        sum(row.head_tokens for row in tests),
+    )
+    over: list[DiffRow] = []
+    if args.fail_on is not None:
+        for row in (*tests, total):
+            base = row.base_usd or Decimal(0)
+            if row.delta_usd >= args.noise_floor and args.fail_on.exceeded(
+                row.delta_usd, base, row.head_tokens - row.base_tokens
+            ):
+                over.append(row)
+    changed = [row for row in tests if row.delta_usd or row.base_usd is None or row.head_usd is None]
+    added = sum(1 for row in tests if row.base_usd is None)
+    removed = sum(1 for row in tests if row.head_usd is None)
+
+    if args.format == "json":
+        payload = {
+            "base": str(args.base),
+            "head": str(args.head),
+            "rate_card": rate_card_label(card.describe()),
+            "total": total.to_json(),
+            "tests": [row.to_json() for row in rows],
+            "fail_on": None if args.fail_on is None else str(args.fail_on),
+            "over": [row.nodeid for row in over],
+        }
+        out.write(json.dumps(payload, indent=2) + "\n")
+    elif args.format == "markdown":
+        lines = [f"**LLM cost: {args.base} → {args.head}** ({rate_card_label(card.describe())})", ""]
+        table = [
+            [
+                md_code(row.nodeid) if row.step is None else f"↳ {md_code(row.step)}",
+                md_dollars(row.base_usd),
+                md_dollars(row.head_usd),
+                md_signed(row.delta_usd),
+                md_ratio(row.delta_ratio),
+            ]
+            for row in [*rows, total]
+            if row is total or row.delta_usd or row.base_usd is None or row.head_usd is None
+        ]
+        lines += markdown_table(["test / step", "base", "head", "Δ", "Δ%"], table, "lrrrr")
+        out.write("\n".join(lines) + "\n")
+    else:
+        out.write(f"llm-cost diff: {args.base} -> {args.head} ({rate_card_label(card.describe())})\n")
+        out.write(f"{'test / step':<60} {'base':>11} {'head':>11} {'change':>11} {'%':>8}\n")
+        for row in [*rows, total]:
+            if row is not total and not (row.delta_usd or row.base_usd is None or row.head_usd is None):
+                continue
+            name = row.nodeid if row.step is None else f"  {row.step}"
+            name = name if len(name) <= 60 else "…" + name[-59:]
+            ratio = (
+                "new"
+                if row.base_usd is None
+                else "gone"
+                if row.head_usd is None
+                else ("" if row.delta_ratio is None else f"{row.delta_ratio * 100:+.1f}%")
+            )
+            out.write(
+                f"{name:<60} {_money(row.base_usd):>11} {_money(row.head_usd):>11} "
+                f"{('+' if row.delta_usd >= 0 else '-') + short_money(abs(row.delta_usd)):>11} {ratio:>8}\n"
+            )
+        out.write(f"{len(changed)} of {len(tests)} tests changed ({added} new, {removed} gone)\n")
+    if over:
+        names = ", ".join(
+            f"{row.nodeid} ({'+' + describe_ratio(row.delta_ratio) if row.delta_ratio is not None else 'new'})"
+            for row in over[:5]
+        )
+        more = f" and {len(over) - 5} more" if len(over) > 5 else ""
+        sys.stderr.write(f"llm-cost diff: over the allowed delta {args.fail_on}: {names}{more}\n")
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def _money(usd: Decimal | None) -> str:
+    from .usage import short_money
+
+    return "-" if usd is None else short_money(usd)
+
+
+def _merge(args: argparse.Namespace, out: TextIO) -> int:
+    from .results import Results, load_results
+
+    merged: dict[str, Any] = {}
+    origin: dict[str, Path] = {}
+    outcomes: dict[str, str] = {}
+    statuses: dict[str, str] = {}
+    runs: dict[str, int] = {}
+    collected: set[str] | None = set()
+    rate_card: dict[str, Any] | None = None
+    card_from: Path | None = None
+    for path in args.results:
+        results = load_results(path)
+        if rate_card is None:
+            rate_card, card_from = dict(results.rate_card), path
+        elif dict(results.rate_card) != rate_card:
+            raise CLIError(
+                f"{path} was priced by another rate card than {card_from} ({results.rate_card} vs {rate_card}); "
+                "merge results of one run"
+            )
+        for nodeid, test in results.tests.items():
+            if nodeid in merged:
+                raise CLIError(f"{nodeid} is in both {origin[nodeid]} and {path}: a test must run in one shard only")
+            merged[nodeid], origin[nodeid] = test, path
+        outcomes.update(results.outcomes)
+        statuses.update(results.statuses)
+        runs.update(results.runs_per_day)
+        if results.collected is None or collected is None:
+            collected = None
+        else:
+            collected |= set(results.collected)
+    combined = Results(
+        tests=merged,
+        rate_card=rate_card or {},
+        outcomes=outcomes,
+        collected=None if collected is None else tuple(sorted(collected)),
+        statuses=statuses,
+        runs_per_day=runs,
+    )
+    combined.write(args.output)
+    out.write(f"{args.output}: {len(merged)} tests from {len(args.results)} results files\n")
     return EXIT_OK
 
 

@@ -76,6 +76,30 @@ def parse_path(value: str) -> str:
     return text
 
 
+def parse_runs_per_day(lines: Any) -> tuple[tuple[str, int], ...]:
+    """``llm_cost_runs_per_day`` ini lines: ``<test id pattern> = <runs per day>``.
+
+    For example ``tests/test_agent.py::* = 5000``.
+    """
+    found = []
+    for line in lines:
+        text = str(line).strip()
+        if not text or text.startswith("#"):
+            continue
+        pattern, sep, count = text.rpartition("=")
+        try:
+            runs = int(count.strip().replace("_", "").replace(",", ""))
+        except ValueError:
+            runs = -1
+        if not sep or not pattern.strip() or runs < 0:
+            raise OptionError(
+                f"ini option llm_cost_runs_per_day: {text!r} is not '<test id pattern> = <runs per day>', "
+                "e.g. 'tests/test_agent.py::* = 5000'"
+            )
+        found.append((pattern.strip(), runs))
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Option:
     flag: str
@@ -184,6 +208,22 @@ OPTIONS: tuple[Option, ...] = (
         is_flag=True,
     ),
     Option(
+        "--llm-cost-report",
+        "llm_cost_report",
+        "where --llm-cost writes the HTML cost report (default: .llm-cost/report.html; 'none' to skip)",
+        parse_path,
+        ".llm-cost/report.html",
+        metavar="PATH",
+    ),
+    Option(
+        "--llm-cost-markdown",
+        "llm_cost_markdown",
+        "where --llm-cost writes the Markdown summary for a pull request (default: .llm-cost/summary.md; 'none')",
+        parse_path,
+        ".llm-cost/summary.md",
+        metavar="PATH",
+    ),
+    Option(
         "--llm-cost-max-record-spend",
         "llm_cost_max_record_spend",
         "while recording, stop live LLM calls once the run has spent this many dollars (per process)",
@@ -210,6 +250,10 @@ class Settings:
     prune: bool = False
     strict: bool = False
     max_record_spend: Decimal | None = None
+    report_path: Path | None = None
+    markdown_path: Path | None = None
+    runs_per_day: tuple[tuple[str, int], ...] = ()
+    """``(test id pattern, runs per day)`` from the ``llm_cost_runs_per_day`` ini lines."""
 
     @property
     def recording(self) -> bool:
@@ -268,4 +312,7 @@ class Settings:
             prune=bool(values["llm_cost_prune"]),
             strict=bool(values["llm_cost_strict"]),
             max_record_spend=values["llm_cost_max_record_spend"],
+            report_path=resolve("llm_cost_report"),
+            markdown_path=resolve("llm_cost_markdown"),
+            runs_per_day=parse_runs_per_day(config.getini("llm_cost_runs_per_day") or ()),
         )

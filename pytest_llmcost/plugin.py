@@ -33,6 +33,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help=option.help,
             )
         parser.addini(option.ini, f"default for {option.flag}: {option.help}", default=None)
+    parser.addini(
+        "llm_cost_runs_per_day",
+        "lines of '<test id pattern> = <runs per day>': how often a workflow runs in production, "
+        "for the report's monthly projection (cost_budget(runs_per_day=...) wins)",
+        type="linelist",
+        default=[],
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

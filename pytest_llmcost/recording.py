@@ -282,6 +282,10 @@ def use_cassette(path: Path, record_mode: str, config: Mapping[str, Any] | None 
 
     options.setdefault("match_on", MATCH_ON)
     options.setdefault("decode_compressed_response", True)
+    if record_mode == "all":
+        # vcrpy's "all" keeps the old interactions in the file next to the new ones: a stale
+        # answer could then replay later. Re-recording writes only what this run recorded.
+        options.setdefault("drop_unused_requests", True)
     recorder = vcr.VCR(
         record_mode=record_mode,
         before_record_request=before_record_request,

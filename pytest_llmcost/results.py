@@ -32,6 +32,10 @@ class Results:
     outcomes: Mapping[str, str] = field(default_factory=dict)
     collected: tuple[str, ...] | None = None
     """Every test id the run collected, when it collected the whole suite (None otherwise)."""
+    statuses: Mapping[str, str] = field(default_factory=dict)
+    """Why a test failed on cost: ``regressed``, ``over_budget``, ``unpriced``, ``new``."""
+    runs_per_day: Mapping[str, int] = field(default_factory=dict)
+    """How often each workflow runs in production, for the report's projection."""
 
     def accepted(self) -> dict[str, TestCost]:
         """The tests whose usage may update the baseline: passed, or failed on cost alone."""
@@ -69,11 +73,17 @@ class Results:
                 "complete": self.collected is not None,
                 "tests": sorted(self.collected or ()),
             },
-            "tests": {
-                nodeid: {**test.to_json(), "outcome": self.outcomes.get(nodeid, "passed")}
-                for nodeid, test in sorted(self.tests.items())
-            },
+            "tests": {nodeid: self._test_json(nodeid, test) for nodeid, test in sorted(self.tests.items())},
         }
+
+    def _test_json(self, nodeid: str, test: TestCost) -> dict[str, Any]:
+        data = test.to_json()
+        data["outcome"] = self.outcomes.get(nodeid, "passed")
+        if nodeid in self.statuses:
+            data["status"] = self.statuses[nodeid]
+        if nodeid in self.runs_per_day:
+            data["runs_per_day"] = self.runs_per_day[nodeid]
+        return data
 
     def write(self, path: Path) -> None:
         write_atomic(path, dump_json(self.to_json()))
@@ -94,6 +104,8 @@ def load_results(path: Path) -> Results:
         )
     tests: dict[str, TestCost] = {}
     outcomes: dict[str, str] = {}
+    statuses: dict[str, str] = {}
+    runs: dict[str, int] = {}
     raw_tests = data["tests"]
     if not isinstance(raw_tests, dict):
         raise FileFormatError(f"{path}: 'tests' must map test ids to their costs")
@@ -106,6 +118,10 @@ def load_results(path: Path) -> Results:
         if outcome not in OUTCOMES:
             raise FileFormatError(f"{path}: entry for {nodeid!r} has unknown outcome {outcome!r}")
         outcomes[nodeid] = outcome
+        if isinstance(entry.get("status"), str):
+            statuses[nodeid] = entry["status"]
+        if isinstance(entry.get("runs_per_day"), int):
+            runs[nodeid] = entry["runs_per_day"]
     rate_card = data.get("rate_card") or {}
     collection = data.get("collection") or {}
     collected = None
@@ -116,4 +132,6 @@ def load_results(path: Path) -> Results:
         rate_card=rate_card if isinstance(rate_card, dict) else {},
         outcomes=outcomes,
         collected=collected,
+        statuses=statuses,
+        runs_per_day=runs,
     )

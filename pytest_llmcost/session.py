@@ -70,7 +70,7 @@ class LLMCostSession:
         self.deselected = 0
         self.collection_errors = False
         self.spent = Decimal(0)
-        self.results_written: Path | None = None
+        self.written: list[tuple[str, Path]] = []
         self.update_message: str | None = None
 
     # -- lazily loaded inputs ----------------------------------------------------------
@@ -218,6 +218,24 @@ class LLMCostSession:
         item = self.current_item
         if item is not None and "llm_cost" in getattr(item, "fixturenames", ()):
             secure_recording_cassettes(vcr)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        """pytest-html: an "LLM cost" column, after the duration."""
+        if self.settings.enabled:
+            cells.insert(3, '<th class="sortable" data-column-type="llmCost">LLM cost</th>')
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
+        if not self.settings.enabled:
+            return
+        import html
+
+        from .report.terminal import money
+
+        data = getattr(report, "llm_cost", None)
+        text = money(Decimal(data["usd"])) if data is not None else ""
+        cells.insert(3, f'<td class="col-llmCost">{html.escape(text)}</td>')
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -393,7 +411,25 @@ class LLMCostSession:
             rate_card=self.card.describe(),
             outcomes={nodeid: self.outcomes.get(nodeid, "passed") for nodeid in self.results},
             collected=tuple(sorted(self.collected)) if self.complete_collection else None,
+            statuses={nodeid: status for nodeid, status in self.statuses.items() if nodeid in self.results},
+            runs_per_day=self._runs_per_day(),
         )
+
+    def _runs_per_day(self) -> dict[str, int]:
+        """From ``cost_budget(runs_per_day=...)``, else the first matching ``llm_cost_runs_per_day`` line."""
+        import fnmatch
+
+        found: dict[str, int] = {}
+        for nodeid in self.results:
+            budget = self.budgets.get(nodeid)
+            if budget is not None and budget.runs_per_day is not None:
+                found[nodeid] = budget.runs_per_day
+                continue
+            for pattern, runs in self.settings.runs_per_day:
+                if fnmatch.fnmatchcase(nodeid, pattern):
+                    found[nodeid] = runs
+                    break
+        return found
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -401,12 +437,47 @@ class LLMCostSession:
             return
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             return
+        results = self.results_object()
         path = self.settings.results_path
         if path is not None:
-            self.results_object().write(path)
-            self.results_written = path
+            results.write(path)
+            self.written.append(("results", path))
+        if self.settings.report_path is not None or self.settings.markdown_path is not None:
+            self._write_reports(results)
         if self.settings.update:
             self._update_baseline()
+
+    def _write_reports(self, results: Results) -> None:
+        from .files import write_atomic
+        from .report.html import write_html
+        from .report.markdown import summary_markdown
+        from .report.model import build_report
+
+        findings = self.findings()
+        allowances = {nodeid: budget.delta for nodeid, budget in self.budgets.items() if budget.delta is not None}
+        report = build_report(
+            results,
+            baseline=self.baseline if self.baseline.exists else None,
+            card=self.card,
+            allowance=self.settings.tolerance,
+            allowances=allowances,
+            noise_floor=self.settings.noise_floor,
+            stale=findings["stale"],
+        )
+        if self.settings.report_path is not None:
+            write_html(report, self.settings.report_path)
+            self.written.append(("report", self.settings.report_path))
+        if self.settings.markdown_path is not None:
+            link = None
+            if self.settings.report_path is not None:
+                link = os.path.relpath(self.settings.report_path, self.settings.markdown_path.parent)
+            text = summary_markdown(report, report_link=link)
+            write_atomic(self.settings.markdown_path, text)
+            self.written.append(("summary", self.settings.markdown_path))
+            step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+            if step_summary:
+                with open(step_summary, "a", encoding="utf-8") as handle:
+                    handle.write(summary_markdown(report) + "\n")
 
     def _update_baseline(self) -> None:
         results = self.results_object()
@@ -430,8 +501,8 @@ class LLMCostSession:
             terminalreporter.write_line(line)
         for line in findings_lines(self.findings()):
             terminalreporter.write_line(line)
-        if self.results_written is not None:
-            terminalreporter.write_line(f"results: {_display(self.results_written)}")
+        for label, path in self.written:
+            terminalreporter.write_line(f"{label}: {_display(path)}")
         if self.update_message is not None:
             terminalreporter.write_line(self.update_message)
 

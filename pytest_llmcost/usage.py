@@ -198,7 +198,7 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class StepCost:
-    """The totals of one step path within a test."""
+    """The totals of one step path within a test; ``calls`` counts LLM interactions only."""
 
     usd: Decimal = Decimal(0)
     tokens: Tokens = Tokens()
@@ -226,7 +226,8 @@ class TestCost:
             if record.step is None:
                 continue
             usd, tokens, seqs = per_step.get(record.step, (Decimal(0), Tokens(), set()))
-            seqs.add(record.seq)
+            if not record.requests:
+                seqs.add(record.seq)
             per_step[record.step] = (usd + record.usd, tokens + record.tokens, seqs)
         steps = {
             path: StepCost(usd=usd, tokens=tokens, calls=len(seqs)) for path, (usd, tokens, seqs) in per_step.items()
@@ -243,8 +244,13 @@ class TestCost:
 
     @property
     def calls(self) -> int:
-        """Number of interactions metered (a multi-line interaction counts once)."""
-        return len({record.seq for record in self.records})
+        """LLM interactions metered (a multi-line interaction counts once; per-request fees do not count)."""
+        return len({record.seq for record in self.records if not record.requests})
+
+    @property
+    def requests(self) -> int:
+        """Non-LLM requests charged a fee by the local price file (a web-search API)."""
+        return sum(record.requests for record in self.records)
 
     @property
     def estimated(self) -> int:

@@ -34,16 +34,20 @@ def money(usd: Decimal, places: int = 6) -> str:
 
 
 def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else "…" + text[-(width - 1) :]
+    """``text`` cut in the middle to ``width``: the file at the start and the test name at the end stay."""
+    if len(text) <= width:
+        return text
+    head = max(width // 3, 1)
+    return text[:head] + "…" + text[-(width - head - 1) :]
 
 
 def _table(title: str, rows: Iterable[tuple[str, int, Tokens, Decimal]], width: int) -> list[str]:
-    name_width = max(24, width - 52)
-    out = [f"{title:<{name_width}} {'calls':>6} {'input':>9} {'cached':>9} {'output':>9} {'$':>12}"]
+    name_width = max(24, width - 47)
+    out = [f"{title:<{name_width}} {'calls':>5} {'input':>9} {'cached':>8} {'output':>8} {'$':>11}"]
     for name, calls, tokens, usd in rows:
         out.append(
-            f"{_fit(name, name_width):<{name_width}} {calls:>6,} {tokens.input:>9,} "
-            f"{tokens.cached_input:>9,} {tokens.output:>9,} {money(usd):>12}"
+            f"{_fit(name, name_width):<{name_width}} {calls:>5,} {tokens.input:>9,} "
+            f"{tokens.cached_input:>8,} {tokens.output:>8,} {money(usd):>11}"
         )
     return out
 

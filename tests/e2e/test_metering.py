@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -484,7 +485,7 @@ def test_research(llm_cost):
     entry = _results(pytester)["tests"]["test_search.py::test_research"]
     fees = [r for r in entry["records"] if r.get("requests")]
     assert [(r["model"], r["usd"], r["step"]) for r in fees] == [("web-search", "0.008", "research")] * 2
-    assert entry["calls"] == 3
+    assert entry["calls"] == 1  # the LLM call; the two searches are fees
     assert Decimal(entry["steps"]["research"]["usd"]) == Decimal("0.016") + Decimal("0.00000465")
     cassette = (pytester.path / "cassettes" / "test_search" / "test_research.yaml").read_text()
     assert "search-secret" not in cassette
@@ -570,8 +571,10 @@ def test_results_path_is_configurable(pytester: pytest.Pytester, fake_llm: Any, 
     target = tmp_path / "out" / "cost.json"
     pytester.runpytest("--llm-cost", f"--llm-cost-results={target}").assert_outcomes(passed=1)
     assert json.loads(target.read_text())["summary"]["calls"] == 1
-    assert not (pytester.path / ".llm-cost").exists()
-    pytester.makeini("[pytest]\nllm_cost_results = none\n")
+    assert not (pytester.path / ".llm-cost" / "results.json").exists()
+    shutil.rmtree(pytester.path / ".llm-cost")
+    pytester.makeini("[pytest]\nllm_cost_results = none\nllm_cost_report = none\nllm_cost_markdown = none\n")
     result = pytester.runpytest("--llm-cost")
     assert "results:" not in result.stdout.str()
+    assert "report:" not in result.stdout.str()
     assert not (pytester.path / ".llm-cost").exists()

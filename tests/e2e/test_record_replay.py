@@ -105,6 +105,9 @@ def test_changed_prompt_is_a_miss_that_names_the_difference(
     pytester.runpytest().assert_outcomes(passed=1)
     bodies = [json.dumps(i["request"]["body"]) for i in _cassette(pytester)["interactions"]]
     assert any("every document" in body for body in bodies)
+    # "all" rewrites the cassette: the stale request is gone, it can never replay.
+    assert len(bodies) == 2
+    assert not any("top three" in body for body in bodies)
 
 
 def test_key_order_and_whitespace_of_the_body_do_not_matter(pytester: pytest.Pytester, fake_llm: Any) -> None:
