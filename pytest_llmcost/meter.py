@@ -8,7 +8,6 @@ reference to a list; reading usage and pricing happen later, once per test.
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import functools
 import inspect
 import threading
@@ -172,39 +171,51 @@ def measure(nodeid: str, captured: Sequence[Captured], card: RateCard) -> TestCo
                 )
                 seq += 1
             continue
-        template = Call(
-            seq=seq,
-            step=item.step,
-            provider=card.provider_for(exchange.host, exchange.url, found.provider),
-            model=found.model,
-            tokens=Tokens(),
-            usd=Decimal(0),
-            api=found.api,
-            cassette=item.cassette,
-            interaction=item.interaction,
-        )
+        provider = card.provider_for(exchange.host, exchange.url, found.provider)
+        where = (seq, item.step, provider, found.api, item.cassette, item.interaction)
         if found.status == "not_billed":
-            records.append(dataclasses.replace(template, note=found.reason))
+            records.append(_call(where, found.model, Tokens(), None, note=found.reason, unpriced=False))
         elif found.status == "missing":
             prompt, completion = providers.texts(exchange)
             tokens = estimate_tokens(prompt, completion, found.model)
-            records.append(_priced(card, template, found.model, tokens, estimated=True, note="usage not reported"))
+            price = card.price(provider, found.model, tokens).usd
+            records.append(_call(where, found.model, tokens, price, estimated=True, note="usage not reported"))
         else:
             for line in found.lines:
-                records.append(_priced(card, template, line.model or found.model, line.tokens, part=line.part))
+                model = line.model or found.model
+                price = card.price(provider, model, line.tokens).usd
+                records.append(_call(where, model, line.tokens, price, part=line.part))
         seq += 1
     return TestCost.from_calls(nodeid, records)
 
 
-def _priced(card: RateCard, template: Call, model: str | None, tokens: Tokens, **changes: Any) -> Call:
-    price = card.price(template.provider, model, tokens)
-    return dataclasses.replace(
-        template,
+def _call(
+    where: tuple[int, str | None, str, str, str | None, int | None],
+    model: str | None,
+    tokens: Tokens,
+    usd: Decimal | None,
+    *,
+    unpriced: bool | None = None,
+    estimated: bool = False,
+    part: str | None = None,
+    note: str | None = None,
+) -> Call:
+    """One metered line; ``usd`` None means no price was found (recorded as $0, labelled unpriced)."""
+    seq, step, provider, api, cassette, interaction = where
+    return Call(
+        seq=seq,
+        step=step,
+        provider=provider,
         model=model,
         tokens=tokens,
-        usd=Decimal(0) if price.usd is None else price.usd,
-        unpriced=price.usd is None,
-        **changes,
+        usd=Decimal(0) if usd is None else usd,
+        estimated=estimated,
+        unpriced=usd is None if unpriced is None else unpriced,
+        api=api,
+        part=part,
+        cassette=cassette,
+        interaction=interaction,
+        note=note,
     )
 
 

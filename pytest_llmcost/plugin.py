@@ -20,8 +20,9 @@ from .session import SESSION_KEY, LLMCostSession, default_cassette_path
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llm-cost", "LLM cost (pytest-llmcost)")
     for option in OPTIONS:
+        cli_help = option.help.replace("%", "%%")  # argparse formats help strings with %
         if option.is_flag:
-            group.addoption(option.flag, action="store_true", default=None, dest=option.dest, help=option.help)
+            group.addoption(option.flag, action="store_true", default=None, dest=option.dest, help=cli_help)
         else:
             group.addoption(
                 option.flag,
@@ -30,7 +31,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 dest=option.dest,
                 type=option.parse,
                 metavar=option.metavar,
-                help=option.help,
+                help=cli_help,
             )
         parser.addini(option.ini, f"default for {option.flag}: {option.help}", default=None)
     parser.addini(

@@ -254,12 +254,53 @@ class Price:
     model_id: str | None = None
 
 
+class _Tiers:
+    """A long-context price: ``base`` until the input passes a tier's ``start``, then that tier's price."""
+
+    __slots__ = ("base", "tiers")
+
+    def __init__(self, base: Decimal, tiers: tuple[tuple[int, Decimal], ...]) -> None:
+        self.base = base
+        self.tiers = tiers
+
+    def rate(self, total_input: Decimal | int) -> Decimal:
+        for start, price in reversed(self.tiers):
+            if total_input > start:
+                return price
+        return self.base
+
+
+Rate = Decimal | _Tiers
+
+
+def _rate_of(value: Any) -> Rate | None:
+    """A genai-prices price value (a Decimal or TieredPrices) as ours."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    return _Tiers(value.base, tuple((tier.start, tier.price) for tier in value.tiers))
+
+
+def _rate_to_json(rate: Rate | None) -> Any:
+    if rate is None or isinstance(rate, Decimal):
+        return None if rate is None else str(rate)
+    return {"base": str(rate.base), "tiers": [[start, str(price)] for start, price in rate.tiers]}
+
+
+def _rate_from_json(data: Any) -> Rate | None:
+    if data is None:
+        return None
+    if isinstance(data, str):
+        return Decimal(data)
+    return _Tiers(Decimal(data["base"]), tuple((int(start), Decimal(price)) for start, price in data["tiers"]))
+
+
 class _FastPrice:
     """A genai-prices model price reduced to the four token kinds the meter reports.
 
     genai-prices' general calculation costs ~70 µs; this one costs a few. It is used only
     for prices whose keys it understands, and a unit test checks it gives genai-prices'
-    own figures for every model in the bundled card.
+    own figures for every model in the bundled card. It is plain data, so it can be kept
+    between runs (see :meth:`RateCard.memo`).
     """
 
     __slots__ = ("cache_read", "cache_write", "input", "output", "per_request")
@@ -270,14 +311,21 @@ class _FastPrice:
         r"^(?:input|output|cache)_(?:audio|image|video|document|annotated_document|text_messages|citation)"
         r"|_hours$|_mchars$|_kpages$|searches_kcount$|^cache_write_1h_mtok$|^cache_(?:audio|image)_"
     )
+    FIELDS = ("input", "output", "cache_read", "cache_write")
 
-    def __init__(self, model_price: Any) -> None:
-        self.input = model_price.input_mtok
-        self.output = model_price.output_mtok
-        self.cache_read = model_price.cache_read_mtok
-        self.cache_write = model_price.cache_write_mtok
-        per_k = model_price.requests_kcount
-        self.per_request = None if per_k is None else per_k / 1000
+    def __init__(
+        self,
+        input: Rate | None,
+        output: Rate | None,
+        cache_read: Rate | None,
+        cache_write: Rate | None,
+        per_request: Decimal | None,
+    ) -> None:
+        self.input = input
+        self.output = output
+        self.cache_read = cache_read
+        self.cache_write = cache_write
+        self.per_request = per_request
 
     @classmethod
     def build(cls, model_price: Any) -> _FastPrice | None:
@@ -291,22 +339,38 @@ class _FastPrice:
             if cls.IGNORED.search(key):
                 continue
             return None
-        return cls(model_price)
+        per_k = model_price.requests_kcount
+        return cls(
+            _rate_of(model_price.input_mtok),
+            _rate_of(model_price.output_mtok),
+            _rate_of(model_price.cache_read_mtok),
+            _rate_of(model_price.cache_write_mtok),
+            None if per_k is None else per_k / 1000,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = {name: _rate_to_json(getattr(self, name)) for name in self.FIELDS}
+        data["per_request"] = None if self.per_request is None else str(self.per_request)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> _FastPrice:
+        per_request = data.get("per_request")
+        return cls(
+            input=_rate_from_json(data.get("input")),
+            output=_rate_from_json(data.get("output")),
+            cache_read=_rate_from_json(data.get("cache_read")),
+            cache_write=_rate_from_json(data.get("cache_write")),
+            per_request=None if per_request is None else Decimal(per_request),
+        )
 
     @staticmethod
-    def _rate(price: Any, total_input: Decimal | int) -> Decimal:
-        if isinstance(price, Decimal):
-            return price
-        rate = price.base
-        for tier in reversed(price.tiers):
-            if total_input > tier.start:
-                return tier.price  # type: ignore[no-any-return]
-        return rate  # type: ignore[no-any-return]
+    def _rate(price: Rate, total_input: Decimal | int) -> Decimal:
+        return price if isinstance(price, Decimal) else price.rate(total_input)
 
     def usd(self, tokens: Tokens, calls: int = 1) -> Decimal:
         """The price of ``calls`` calls that used ``tokens`` in all; tiers follow the input per call."""
         total_input: Decimal | int = tokens.input if calls <= 1 else Decimal(tokens.input) / calls
-        input_rate = None if self.input is None else self._rate(self.input, total_input)
         amount = Decimal(0)
         uncached = tokens.input
         if self.cache_read is not None:
@@ -315,8 +379,8 @@ class _FastPrice:
         if self.cache_write is not None:
             amount += tokens.cache_write * self._rate(self.cache_write, total_input)
             uncached -= tokens.cache_write
-        if input_rate is not None:
-            amount += uncached * input_rate
+        if self.input is not None:
+            amount += uncached * self._rate(self.input, total_input)
         if self.output is not None:
             amount += tokens.output * self._rate(self.output, total_input)
         amount /= MILLION
@@ -325,14 +389,72 @@ class _FastPrice:
         return amount
 
 
+@dataclass(frozen=True)
+class _Resolved:
+    """A model genai-prices knows: its ids, and how to price it."""
+
+    provider_id: str
+    model_id: str
+    fast: _FastPrice | None
+    infos: tuple[Any, Any] | None = None
+    """genai-prices' own provider and model objects, for the few prices the fast path cannot do."""
+
+
+MEMO_FORMAT = 1
+
+
 @dataclass
 class RateCard:
-    """Prices calls: the local file first, then genai-prices. Never returns $0 for an unknown model."""
+    """Prices calls: the local file first, then genai-prices. Never returns $0 for an unknown model.
+
+    genai-prices' data takes a noticeable fraction of a second to import. What a run resolved
+    (provider by URL, price by model) can be handed to the next run as :meth:`memo`: when every
+    model the suite calls is in it, genai-prices is not imported at all.
+    """
 
     local: LocalPrices = field(default_factory=LocalPrices)
     when: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
+    memo_in: Mapping[str, Any] | None = None
     _providers: dict[str, str | None] = field(default_factory=dict, repr=False)
-    _models: dict[tuple[str, str], tuple[Any, Any, _FastPrice | None] | None] = field(default_factory=dict, repr=False)
+    _models: dict[tuple[str, str], _Resolved | None] = field(default_factory=dict, repr=False)
+    _learned: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        memo = self.memo_in
+        if not memo or memo.get("format") != MEMO_FORMAT or memo.get("key") != self._memo_key():
+            return
+        try:
+            self._providers.update(memo.get("providers", {}))
+            for key, entry in memo.get("models", {}).items():
+                provider, _, model = key.partition("\t")
+                self._models[(provider, model)] = (
+                    None
+                    if entry is None
+                    else _Resolved(entry["provider"], entry["model"], _FastPrice.from_json(entry["price"]))
+                )
+        except (KeyError, TypeError, ValueError, ArithmeticError):  # a damaged memo: start afresh
+            self._providers.clear()
+            self._models.clear()
+
+    def _memo_key(self) -> str:
+        # Prices are resolved for a day (genai-prices has dated price changes) and a version.
+        return f"genai-prices {self.genai_prices_version()} {self.when.date().isoformat()}"
+
+    def memo(self) -> dict[str, Any] | None:
+        """What this card resolved, for the next run; None when it learned nothing new."""
+        if not self._learned:
+            return None
+        models: dict[str, Any] = {}
+        for (provider, model), found in self._models.items():
+            if found is None:
+                models[f"{provider}\t{model}"] = None
+            elif found.fast is not None:
+                models[f"{provider}\t{model}"] = {
+                    "provider": found.provider_id,
+                    "model": found.model_id,
+                    "price": found.fast.to_json(),
+                }
+        return {"format": MEMO_FORMAT, "key": self._memo_key(), "providers": dict(self._providers), "models": models}
 
     @staticmethod
     def genai_prices_version() -> str:
@@ -357,6 +479,7 @@ class RateCard:
             found = self._providers[key]
         except KeyError:
             found = self._providers[key] = self._lookup_provider(host, key)
+            self._learned = True
         return found or fallback
 
     def _lookup_provider(self, host: str, url: str) -> str | None:
@@ -381,9 +504,8 @@ class RateCard:
         found = self._genai_model(provider, model)
         if found is None:
             return Price(None, "unpriced", provider)
-        provider_info, model_info, fast = found
-        usd = fast.usd(tokens) if fast is not None else self._slow_usd(provider_info, model_info, tokens)
-        return Price(usd, "genai-prices", str(provider_info.id), str(model_info.id))
+        usd = found.fast.usd(tokens) if found.fast is not None else self._slow_usd(found, tokens)
+        return Price(usd, "genai-prices", found.provider_id, found.model_id)
 
     def price_aggregate(self, provider: str, model: str, tokens: Tokens, calls: int) -> Decimal | None:
         """The price of ``calls`` calls to one model that used ``tokens`` in all, or None when unpriced.
@@ -399,14 +521,15 @@ class RateCard:
         found = self._genai_model(provider, model)
         if found is None:
             return None
-        provider_info, model_info, fast = found
-        if fast is not None:
-            return fast.usd(tokens, calls)
-        return self._slow_usd(provider_info, model_info, tokens)
+        if found.fast is not None:
+            return found.fast.usd(tokens, calls)
+        return self._slow_usd(found, tokens)
 
-    def _slow_usd(self, provider_info: Any, model_info: Any, tokens: Tokens) -> Decimal:
+    def _slow_usd(self, found: _Resolved, tokens: Tokens) -> Decimal:
         from genai_prices import Usage
 
+        assert found.infos is not None
+        provider_info, model_info = found.infos
         usage = Usage(
             input_tokens=tokens.input,
             cache_read_tokens=tokens.cached_input,
@@ -416,7 +539,7 @@ class RateCard:
         result = model_info.calc_price(usage, provider_info, genai_request_timestamp=self.when)
         return Decimal(result.total_price)
 
-    def _genai_model(self, provider: str, model: str) -> tuple[Any, Any, _FastPrice | None] | None:
+    def _genai_model(self, provider: str, model: str) -> _Resolved | None:
         key = (provider, model)
         try:
             return self._models[key]
@@ -425,15 +548,16 @@ class RateCard:
         from genai_prices import data_snapshot
 
         snapshot = data_snapshot.get_snapshot()
-        found: tuple[Any, Any, _FastPrice | None] | None
+        found: _Resolved | None
         try:
             provider_info, model_info = snapshot.find_provider_model(model, None, provider, None)
         except LookupError:
             found = None
         else:
             fast = _FastPrice.build(model_info.get_prices(self.when))
-            found = (provider_info, model_info, fast)
+            found = _Resolved(str(provider_info.id), str(model_info.id), fast, (provider_info, model_info))
         self._models[key] = found
+        self._learned = True
         return found
 
 

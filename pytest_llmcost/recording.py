@@ -84,6 +84,7 @@ REDACTED = "REDACTED"
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "llm_cost_body")
 
 
+@functools.lru_cache(maxsize=512)
 def _is_secret_header(name: str) -> bool:
     lowered = name.lower()
     return lowered in SECRET_HEADERS or SECRET_HEADER_PATTERN.match(lowered) is not None

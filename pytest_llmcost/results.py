@@ -36,6 +36,8 @@ class Results:
     """Why a test failed on cost: ``regressed``, ``over_budget``, ``unpriced``, ``new``."""
     runs_per_day: Mapping[str, int] = field(default_factory=dict)
     """How often each workflow runs in production, for the report's projection."""
+    raw: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    """Each test's ``TestCost.to_json()`` when already at hand (the reports carry it), to write as is."""
 
     def accepted(self) -> dict[str, TestCost]:
         """The tests whose usage may update the baseline: passed, or failed on cost alone."""
@@ -77,7 +79,8 @@ class Results:
         }
 
     def _test_json(self, nodeid: str, test: TestCost) -> dict[str, Any]:
-        data = test.to_json()
+        known = self.raw.get(nodeid)
+        data = dict(known) if known is not None else test.to_json()
         data["outcome"] = self.outcomes.get(nodeid, "passed")
         if nodeid in self.statuses:
             data["status"] = self.statuses[nodeid]

@@ -39,6 +39,7 @@ REPORTED_KEY = pytest.StashKey[int]()
 STATUS_WORDS = {"regressed": "REGRESSED", "over_budget": "OVER-BUDGET", "unpriced": "UNPRICED", "new": "NO-BASELINE"}
 
 UPDATE_COMMAND = "pytest --llm-cost --llm-cost-update"
+MEMO_KEY = "llm-cost/rate-card"
 
 
 class LLMCostWarning(pytest.PytestWarning):
@@ -66,6 +67,11 @@ class LLMCostSession:
         self.results: dict[str, TestCost] = {}
         self.statuses: dict[str, str] = {}
         self.outcomes: dict[str, str] = {}
+        # What this process measured and compared, so the controller of a run without xdist
+        # neither parses the reports' JSON back nor compares a test twice.
+        self._measured: dict[str, TestCost] = {}
+        self._compared: dict[str, Comparison] = {}
+        self._raw: dict[str, dict[str, Any]] = {}
         self.collected: set[str] = set()
         self.deselected = 0
         self.collection_errors = False
@@ -82,8 +88,17 @@ class LLMCostSession:
                 local = load_local_prices(self.settings.prices_path)
             except PriceFileError as exc:
                 raise pytest.UsageError(str(exc)) from None
-            self._card = RateCard(local=local)
+            cache = getattr(self.config, "cache", None)
+            memo = cache.get(MEMO_KEY, None) if cache is not None else None
+            self._card = RateCard(local=local, memo_in=memo if isinstance(memo, dict) else None)
         return self._card
+
+    def _save_memo(self) -> None:
+        """Keep what the rate card resolved for the next run (pytest's cache), sparing it genai-prices' import."""
+        cache = getattr(self.config, "cache", None)
+        memo = self._card.memo() if self._card is not None else None
+        if cache is not None and memo is not None:
+            cache.set(MEMO_KEY, memo)
 
     @property
     def baseline(self) -> Baseline:
@@ -283,6 +298,7 @@ class LLMCostSession:
             item.stash[REPORTED_KEY] = count
             cost = measure(item.nodeid, ledger.snapshot(), self.card)
             report.llm_cost = cost.to_json()  # type: ignore[attr-defined]
+            self._measured[item.nodeid] = cost
             if call.when == "call":
                 self._judge(item, report, cost)
         return report
@@ -329,6 +345,7 @@ class LLMCostSession:
         if entry is not None and cost.records:
             allowance = budget.delta if budget is not None and budget.delta is not None else self.settings.tolerance
             comparison = compare(item.nodeid, entry, cost, self.card, allowance, self.settings.noise_floor)
+            self._compared[item.nodeid] = comparison
             if comparison.regressed and not self.settings.update:
                 messages += [regression_line(delta, allowance) for delta in comparison.regressions]
                 status = status or "regressed"
@@ -392,8 +409,9 @@ class LLMCostSession:
         data = getattr(report, "llm_cost", None)
         if data is None:
             return
-        cost = TestCost.from_json(nodeid, data)
+        cost = self._measured.pop(nodeid, None) or TestCost.from_json(nodeid, data)
         self.results[nodeid] = cost
+        self._raw[nodeid] = data
         if self.config.get_verbosity() > 0:
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
@@ -413,6 +431,7 @@ class LLMCostSession:
             collected=tuple(sorted(self.collected)) if self.complete_collection else None,
             statuses={nodeid: status for nodeid, status in self.statuses.items() if nodeid in self.results},
             runs_per_day=self._runs_per_day(),
+            raw=self._raw,
         )
 
     def _runs_per_day(self) -> dict[str, int]:
@@ -433,6 +452,7 @@ class LLMCostSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self._save_memo()
         if not self.settings.enabled or self.is_worker:
             return
         if exitstatus == pytest.ExitCode.INTERRUPTED:
@@ -454,6 +474,7 @@ class LLMCostSession:
         from .report.model import build_report
 
         findings = self.findings()
+        comparisons = {comparison.nodeid: comparison for comparison in self.comparisons()}
         allowances = {nodeid: budget.delta for nodeid, budget in self.budgets.items() if budget.delta is not None}
         report = build_report(
             results,
@@ -463,6 +484,7 @@ class LLMCostSession:
             allowances=allowances,
             noise_floor=self.settings.noise_floor,
             stale=findings["stale"],
+            comparisons=comparisons,
         )
         if self.settings.report_path is not None:
             write_html(report, self.settings.report_path)
@@ -534,6 +556,10 @@ class LLMCostSession:
         for nodeid, cost in sorted(self.results.items()):
             entry = baseline.entries.get(nodeid)
             if entry is None or not cost.records:
+                continue
+            known = self._compared.get(nodeid)
+            if known is not None and known.total.now_tokens == cost.tokens.total:
+                found.append(known)
                 continue
             budget = self.budgets.get(nodeid)
             allowance = budget.delta if budget is not None and budget.delta is not None else self.settings.tolerance

@@ -188,17 +188,28 @@ def _sse_event(block: str) -> tuple[str | None, str] | None:
     return event, "\n".join(data)
 
 
+def _event_break(text: str) -> str:
+    """The blank line that ends an SSE event in this stream: CRLF (Gemini) or LF, from its first line end."""
+    newline = text.find("\n")
+    if newline > 0 and text[newline - 1] == "\r":
+        return "\r\n\r\n"
+    if newline < 0 and "\r" in text:
+        return "\r\r"
+    return "\n\n"
+
+
 def iter_sse_reversed(text: str) -> Iterator[tuple[str | None, str]]:
     """Yield the events of ``iter_sse(text)`` from the last to the first.
 
     A stream reports its usage at or near its end: reading backwards finds it without
-    splitting, let alone decoding, the whole stream.
+    splitting, let alone decoding, the whole stream. Line ends are normalised per event.
     """
-    text = _unix_lines(text)
+    mark = _event_break(text)
+    size = len(mark)
     end = len(text)
     while end > 0:
-        start = text.rfind("\n\n", 0, end)
-        item = _sse_event(text[start + 2 if start >= 0 else 0 : end])
+        start = text.rfind(mark, 0, end)
+        item = _sse_event(_unix_lines(text[start + size if start >= 0 else 0 : end]))
         if item is not None:
             yield item
         if start < 0:
@@ -208,17 +219,17 @@ def iter_sse_reversed(text: str) -> Iterator[tuple[str | None, str]]:
 
 def first_sse(text: str) -> tuple[str | None, str] | None:
     """The first ``(event, data)`` of a stream, reading no further than its first data block."""
-    text = _unix_lines(text)
+    mark = _event_break(text)
     start = 0
     size = len(text)
     while start < size:
-        end = text.find("\n\n", start)
+        end = text.find(mark, start)
         if end < 0:
             end = size
-        item = _sse_event(text[start:end])
+        item = _sse_event(_unix_lines(text[start:end]))
         if item is not None:
             return item
-        start = end + 2
+        start = end + len(mark)
     return None
 
 

@@ -247,11 +247,15 @@ def build_report(
     statuses: Mapping[str, str] | None = None,
     runs_per_day: Mapping[str, int] | None = None,
     stale: Iterable[str] = (),
+    comparisons: Mapping[str, Comparison] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC),
     title: str = "LLM cost report",
     detail_limit: int = DETAIL_LIMIT,
 ) -> Report:
-    """Everything a report shows, computed once. ``card`` prices the baseline and the run alike."""
+    """Everything a report shows, computed once. ``card`` prices the baseline and the run alike.
+
+    ``comparisons`` are those the run already made (by test id), reused rather than redone.
+    """
     from ..baseline import parse_allowance
 
     card = card or RateCard()
@@ -261,18 +265,21 @@ def build_report(
     tests = {nodeid: test for nodeid, test in results.tests.items() if test.records}
     entries = baseline.entries if baseline is not None else {}
 
-    comparisons: dict[str, Comparison] = {}
+    known = comparisons or {}
+    compared: dict[str, Comparison] = {}
     for nodeid, test in tests.items():
         entry = entries.get(nodeid)
-        if entry is not None:
+        if nodeid in known and entry is not None:
+            compared[nodeid] = known[nodeid]
+        elif entry is not None:
             own = (allowances or {}).get(nodeid, allowance)
-            comparisons[nodeid] = compare(nodeid, entry, test, card, own, noise_floor)
+            compared[nodeid] = compare(nodeid, entry, test, card, own, noise_floor)
 
     widest = max((test.tokens.total for test in tests.values()), default=0)
     ordered = sorted(tests.values(), key=lambda test: (-test.usd, test.nodeid))
     rows = []
     for rank, test in enumerate(ordered):
-        comparison = comparisons.get(test.nodeid)
+        comparison = compared.get(test.nodeid)
         status = _status(test, comparison, statuses.get(test.nodeid), baseline is not None)
         rows.append(_test_row(test, comparison, status, widest, details=rank < detail_limit))
 
@@ -283,12 +290,12 @@ def build_report(
     delta: Decimal | None = None
     drift = Decimal(0)
     if baseline is not None:
-        compared = [comparisons[nodeid] for nodeid in sorted(comparisons)]
-        base_usd = sum((c.total.base_usd or Decimal(0) for c in compared), Decimal(0))
-        base_tokens = Tokens.sum(entries[nodeid].total.tokens for nodeid in comparisons)
-        drift = sum((c.drift_usd for c in compared), Decimal(0))
-        now_compared = sum((c.total.now_usd for c in compared), Decimal(0))
-        new_usd = sum((test.usd for nodeid, test in tests.items() if nodeid not in comparisons), Decimal(0))
+        in_order = [compared[nodeid] for nodeid in sorted(compared)]
+        base_usd = sum((c.total.base_usd or Decimal(0) for c in in_order), Decimal(0))
+        base_tokens = Tokens.sum(entries[nodeid].total.tokens for nodeid in compared)
+        drift = sum((c.drift_usd for c in in_order), Decimal(0))
+        now_compared = sum((c.total.now_usd for c in in_order), Decimal(0))
+        new_usd = sum((test.usd for nodeid, test in tests.items() if nodeid not in compared), Decimal(0))
         delta = now_compared + new_usd - base_usd
     ratio = delta / base_usd if delta is not None and base_usd else None
 

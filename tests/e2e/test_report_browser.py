@@ -17,7 +17,7 @@ import pytest
 from pytest_llmcost.report.html import write_html
 from tests.report_sample import sample_report
 
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 pytestmark = pytest.mark.skipif(
     BROWSER is None, reason="headless Chromium is not installed (Debian package `chromium`: apt-get install chromium)"
 )

@@ -13,6 +13,7 @@ from pytest_llmcost.pricing import (
     PriceFileError,
     RateCard,
     _FastPrice,
+    _Resolved,
     load_local_prices,
     rate_card_label,
     unpriced_snippet,
@@ -39,7 +40,7 @@ def test_fast_path_matches_genai_prices_for_every_bundled_model() -> None:
                 tokens = Tokens(input=total, cached_input=cached, cache_write=written, output=rng.randint(0, 9_000))
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    expected = card._slow_usd(provider, model, tokens)
+                    expected = card._slow_usd(_Resolved(provider.id, model.id, None, (provider, model)), tokens)
                 assert fast.usd(tokens) == expected, (provider.id, model.id, tokens)
                 checked += 1
     assert checked > 3000
@@ -175,3 +176,27 @@ def test_unpriced_snippet_is_valid_yaml_that_prices_the_model(tmp_path: Path) ->
     card = RateCard(local=load_local_prices(path))
     assert card.price("openai", "acme:large v2", Tokens(input=5)).usd == Decimal(0)
     assert card.price("openai", "acme:large v2", Tokens(input=5)).source == "local"
+
+
+def test_a_memo_prices_the_next_run_without_genai_prices() -> None:
+    """What one run resolved is plain JSON the next run prices from, to the same figures."""
+    import json
+
+    first = RateCard()
+    tokens = Tokens(input=300_000, cached_input=1_000, cache_write=500, output=100)
+    expected = first.price("anthropic", "claude-sonnet-4-5-20250929", tokens)
+    assert first.price("openai", "acme-large-2", tokens).usd is None
+    assert first.provider_for("api.openai.com", "https://api.openai.com/v1/chat/completions", "x") == "openai"
+    memo = json.loads(json.dumps(first.memo()))
+
+    second = RateCard(memo_in=memo, when=first.when)
+    assert second.memo() is None  # nothing new was learned...
+    assert second.price("anthropic", "claude-sonnet-4-5-20250929", tokens) == expected
+    assert second.price("openai", "acme-large-2", tokens).usd is None
+    assert second.provider_for("api.openai.com", "https://api.openai.com/v1/chat/completions", "x") == "openai"
+    assert second.memo() is None  # ...and nothing was looked up again
+
+    other_day = RateCard(memo_in=memo, when=first.when.replace(year=first.when.year + 1))
+    assert other_day._models == {}  # a memo is only good for the day and version it was made on
+    damaged = RateCard(memo_in={**memo, "models": {"openai\tx": {"provider": "openai"}}}, when=first.when)
+    assert damaged._models == {}
