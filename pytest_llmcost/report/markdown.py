@@ -18,6 +18,8 @@ __all__ = ["MARKER", "markdown_table", "summary_markdown"]
 MARKER = "<!-- pytest-llmcost:summary -->"
 MAX_CHANGES = 10
 MAX_DETAILS = 200
+#: The summary's size limit in characters: long test ids stop the details table early.
+MAX_CHARS = 60_000
 STATUS_LABELS = {
     "regressed": "⚠️ regressed",
     "over_budget": "⛔ over budget",
@@ -57,21 +59,23 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: 
     return lines
 
 
+def _tests(count: int) -> str:
+    return f"{count:,} test{'' if count == 1 else 's'}"
+
+
 def headline(report: Report) -> str:
     counts = report.counts
-    failing = counts.regressed + counts.over_budget
-    tail = ""
-    if failing:
-        parts = []
-        if counts.regressed:
-            parts.append(f"{counts.regressed} test{'s' if counts.regressed != 1 else ''} over their allowed delta")
-        if counts.over_budget:
-            parts.append(f"{counts.over_budget} over budget")
-        tail = ": " + ", ".join(parts)
+    parts = []
+    if counts.regressed:
+        their = "its" if counts.regressed == 1 else "their"
+        parts.append(f"{_tests(counts.regressed)} over {their} allowed delta")
+    if counts.over_budget:
+        parts.append(f"{counts.over_budget:,} over budget" if parts else f"{_tests(counts.over_budget)} over budget")
+    tail = ": " + ", ".join(parts) if parts else ""
     if report.delta_usd is None:
         return (
-            f"LLM cost per test run: {short_money(report.now_usd)} over {counts.tests} "
-            f"test{'s' if counts.tests != 1 else ''} (no baseline to compare with){tail}."
+            f"LLM cost per test run: {short_money(report.now_usd)} over {_tests(counts.tests)} "
+            f"(no baseline to compare with){tail}."
         )
     if report.delta_usd == 0:
         return f"This change leaves LLM cost per test run unchanged at {short_money(report.now_usd)}{tail}."
@@ -80,33 +84,38 @@ def headline(report: Report) -> str:
     return f"This change {verb} LLM cost per test run by {short_money(abs(report.delta_usd))}{pct}{tail}."
 
 
-def _change_rows(report: Report) -> list[tuple[Decimal, list[str]]]:
-    """Tests and steps whose cost changed, with the size of the change for ranking."""
-    found: list[tuple[Decimal, list[str]]] = []
+def _change_rows(report: Report) -> list[list[str]]:
+    """Tests whose cost changed, each followed by its changed steps, by the size of the change.
+
+    A test ranks by the largest change among it and its steps (a flat total can hide a step
+    that grew), so its steps always sit under it.
+    """
+    groups: list[tuple[Decimal, str, list[list[str]]]] = []
     for test in report.tests:
         if test.delta_usd is None and test.status != "new":
             continue
         change = test.delta_usd if test.delta_usd is not None else test.now_usd
         if not change and test.status == "ok":
             continue
-        found.append((abs(change), _test_cells(test)))
-        for step in test.steps:
-            if step.delta_usd:
-                found.append(
-                    (
-                        abs(step.delta_usd) - Decimal("1e-12"),  # right after its test when equal
-                        [
-                            f"↳ {code(step.path)}",
-                            dollars(step.base_usd),
-                            dollars(step.now_usd),
-                            signed(step.delta_usd),
-                            ratio(step.delta_ratio),
-                            "over" if step.over else "",
-                        ],
-                    )
-                )
-    found.sort(key=lambda item: -item[0])
-    return found
+        changed = [(abs(step.delta_usd), step) for step in test.steps if step.delta_usd]
+        changed.sort(key=lambda item: -item[0])
+        steps = [step for _, step in changed]
+        rank = max([abs(change), *(size for size, _ in changed)])
+        rows = [_test_cells(test)]
+        rows += [
+            [
+                f"↳ {code(step.path)}",
+                dollars(step.base_usd),
+                dollars(step.now_usd),
+                signed(step.delta_usd),
+                ratio(step.delta_ratio),
+                "over" if step.over else "",
+            ]
+            for step in steps
+        ]
+        groups.append((rank, test.nodeid, rows))
+    groups.sort(key=lambda group: (-group[0], group[1]))
+    return [row for _, _, rows in groups for row in rows]
 
 
 def _test_cells(test: TestRow) -> list[str]:
@@ -138,8 +147,8 @@ def summary_markdown(report: Report, *, report_link: str | None = None) -> str:
     )
     lines.append("")
     tally = [
-        f"{counts.tests} tests",
-        f"{counts.calls} calls",
+        _tests(counts.tests),
+        f"{counts.calls:,} call{'' if counts.calls == 1 else 's'}",
         f"**{counts.regressed} regressed**" if counts.regressed else "0 regressed",
         f"**{counts.over_budget} over budget**" if counts.over_budget else "0 over budget",
         f"{counts.improved} improved",
@@ -147,9 +156,9 @@ def summary_markdown(report: Report, *, report_link: str | None = None) -> str:
         f"{counts.stale} stale",
     ]
     if counts.unpriced:
-        tally.append(f"**{counts.unpriced} unpriced calls**")
+        tally.append(f"**{counts.unpriced:,} unpriced call{'' if counts.unpriced == 1 else 's'}**")
     if counts.estimated:
-        tally.append(f"{counts.estimated} estimated calls")
+        tally.append(f"{counts.estimated:,} estimated call{'' if counts.estimated == 1 else 's'}")
     lines.append(" · ".join(tally))
     extra = [f"Rate card: {report.rate_card}", f"allowed delta {report.allowance}"]
     if report.drift_usd:
@@ -160,25 +169,38 @@ def summary_markdown(report: Report, *, report_link: str | None = None) -> str:
     header = ["test / step", "base", "head", "Δ", "Δ%", ""]
     if changes:
         lines += ["#### Biggest changes", ""]
-        lines += markdown_table(header, (cells for _, cells in changes[:MAX_CHANGES]), "lrrrrl")
+        lines += markdown_table(header, changes[:MAX_CHANGES], "lrrrrl")
         lines.append("")
     else:
         lines += ["No test's LLM cost changed.", ""]
 
-    if report.tests:
-        shown = report.tests[:MAX_DETAILS]
-        lines += [f"<details><summary>All {counts.tests} tests, by cost</summary>", ""]
-        lines += markdown_table(header, (_test_cells(test) for test in shown), "lrrrrl")
-        if len(report.tests) > len(shown):
-            lines.append("")
-            lines.append(f"…and {len(report.tests) - len(shown)} more in the HTML report.")
-        lines += ["", "</details>", ""]
+    tail: list[str] = []
     if report.stale:
-        lines.append(
-            f"{len(report.stale)} baseline entr{'ies have' if len(report.stale) != 1 else 'y has'} no test; "
-            "`pytest --llm-cost --llm-cost-update --llm-cost-prune` drops them."
+        many = len(report.stale) != 1
+        tail.append(
+            f"{len(report.stale):,} baseline entr{'ies have' if many else 'y has'} no test; "
+            f"`pytest --llm-cost --llm-cost-update --llm-cost-prune` drops {'them' if many else 'it'}."
         )
-        lines.append("")
+        tail.append("")
     if report_link:
-        lines += [f"[Full HTML report]({report_link})", ""]
-    return "\n".join(lines)
+        tail += [f"[Full HTML report]({report_link})", ""]
+
+    if report.tests:
+        lines += [f"<details><summary>All {_tests(counts.tests)}, by cost</summary>", ""]
+        table = markdown_table(header, [], "lrrrrl")
+        # Room for the table's closing lines ("…and N more", </details>) and the tail.
+        size = sum(len(line) + 1 for line in [*lines, *table, *tail]) + 100
+        shown = 0
+        for test in report.tests[:MAX_DETAILS]:
+            row = markdown_table(header, [_test_cells(test)], "lrrrrl")[-1]
+            if size + len(row) + 1 > MAX_CHARS:
+                break
+            table.append(row)
+            size += len(row) + 1
+            shown += 1
+        lines += table
+        if len(report.tests) > shown:
+            lines.append("")
+            lines.append(f"…and {len(report.tests) - shown:,} more in the HTML report.")
+        lines += ["", "</details>", ""]
+    return "\n".join(lines + tail)

@@ -483,3 +483,27 @@ def test_run_wide_spend_cap_while_recording(pytester: pytest.Pytester, fake_llm:
     result.assert_outcomes(failed=1)
     assert len(fake_llm.requests) == 2
     result.stdout.fnmatch_lines(["*over --llm-cost-max-record-spend $0.004; the next live call was stopped*"])
+
+
+def test_the_gate_works_the_same_under_xdist(recorded: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two workers: the same baseline written, the same test failed with the same words."""
+    recorded.runpytest("--llm-cost", "--llm-cost-update").assert_outcomes(passed=2)
+    serial = (recorded.path / "llm-cost-baseline.json").read_text()
+    (recorded.path / "llm-cost-baseline.json").unlink()
+    result = recorded.runpytest_subprocess("--llm-cost", "--llm-cost-update", "-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["baseline llm-cost-baseline.json: 2 added, 0 changed, 0 removed"])
+    assert (recorded.path / "llm-cost-baseline.json").read_text() == serial
+
+    _rerecord(recorded, monkeypatch, PLAN_WORDS=500, SYNTH_WORDS=1500)
+    result = recorded.runpytest_subprocess("--llm-cost", "-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "LLM cost of step synthesize $0.00383 exceeds baseline $0.00258 by 48.5% (allowed 5%)",
+            "synthesize * $0.002578 * $0.003828 * +$0.001250 * +48.5%  over",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["1 test failed over its allowed delta", "REGRESSED test_agent.py::test_agent - LLM cost of step s*"]
+    )
