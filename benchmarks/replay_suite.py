@@ -287,7 +287,9 @@ class Run:
 
 
 def pytest_command(*extra: str) -> list[str]:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    # pytest's cache stays on, as in a user's project: pytest-llmcost keeps its resolved prices
+    # there, so a run whose models were all seen before does not import genai-prices' data.
+    command = [sys.executable, "-m", "pytest", "-q"]
     if importlib.util.find_spec("pytest_randomly") is not None:
         command += ["-p", "no:randomly"]
     return [*command, *extra]

@@ -317,7 +317,8 @@ def parse_allowance(value: object) -> Allowance:
 
 
 def describe_ratio(ratio: Decimal) -> str:
-    return f"{format_usd(ratio * 100)}%"
+    """A ratio as a percentage with one decimal: ``Decimal('0.2461841')`` -> ``24.6%``."""
+    return f"{ratio * 100:.1f}%"
 
 
 # -- comparing ---------------------------------------------------------------------------------

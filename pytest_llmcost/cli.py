@@ -84,6 +84,10 @@ class CLIError(Exception):
     """A problem with the command's input: printed as one line, exit status 2."""
 
 
+class CheckFailed(Exception):
+    """The command found what it checks for (``diff --fail-on``): printed as one line, exit status 1."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-cost",
@@ -151,7 +155,6 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--baseline",
         type=Path,
-        default=Path("llm-cost-baseline.json"),
         metavar="PATH",
         help="baseline to compare with (default: llm-cost-baseline.json, when it exists)",
     )
@@ -326,7 +329,9 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     from .results import load_results
 
     results = load_results(args.results)
-    baseline = load_baseline(args.baseline)
+    if args.baseline is not None and not args.baseline.exists():
+        raise CLIError(f"{args.baseline}: no such baseline file; give an existing baseline, or leave out --baseline")
+    baseline = load_baseline(args.baseline or Path("llm-cost-baseline.json"))
     card = _card(args.prices)
     stale: list[str] = []
     if baseline.exists and results.collected is not None:
@@ -448,8 +453,7 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
             for row in over[:5]
         )
         more = f" and {len(over) - 5} more" if len(over) > 5 else ""
-        sys.stderr.write(f"llm-cost diff: over the allowed delta {args.fail_on}: {names}{more}\n")
-        return EXIT_FAIL
+        raise CheckFailed(f"over the allowed delta {args.fail_on}: {names}{more}")
     return EXIT_OK
 
 
@@ -515,6 +519,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         return int(exc.code or 0)
     try:
         return int(args.run(args, out))
+    except CheckFailed as exc:
+        err.write(f"llm-cost {args.command}: {exc}\n")
+        return EXIT_FAIL
     except (CLIError, FileFormatError) as exc:
         err.write(f"llm-cost {args.command}: {exc}\n")
         return EXIT_USAGE

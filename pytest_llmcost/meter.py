@@ -11,8 +11,7 @@ import contextvars
 import functools
 import inspect
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -107,12 +106,19 @@ class Captured:
 class Ledger:
     """The exchanges one test consumed, in order. Appending is thread-safe and cheap."""
 
-    __slots__ = ("_lock", "captured", "nodeid")
+    __slots__ = ("_lock", "captured", "final", "nodeid")
 
     def __init__(self, nodeid: str) -> None:
         self.nodeid = nodeid
         self.captured: list[Captured] = []
+        self.final: TestCost | None = None
         self._lock = threading.Lock()
+
+    def close(self, final: TestCost) -> None:
+        """The test is over: keep its cost, let its exchanges (bodies, parsed JSON) go."""
+        with self._lock:
+            self.final = final
+            self.captured = []
 
     def add(self, exchange: Exchange, cassette: str | None, interaction: int | None) -> None:
         item = Captured(exchange, _STEP.get(), cassette, interaction)
@@ -125,16 +131,6 @@ class Ledger:
 
     def __len__(self) -> int:
         return len(self.captured)
-
-
-@contextmanager
-def no_step() -> Iterator[None]:
-    """Run a block outside any step (used by the plugin around fixture setup)."""
-    token = _STEP.set(None)
-    try:
-        yield
-    finally:
-        _STEP.reset(token)
 
 
 def measure(nodeid: str, captured: Sequence[Captured], card: RateCard) -> TestCost:
@@ -240,6 +236,8 @@ class LLMCost:
     @property
     def cost(self) -> TestCost:
         """Everything metered so far in this test."""
+        if self._ledger.final is not None:
+            return self._ledger.final
         captured = self._ledger.snapshot()
         if self._cached is None or self._cached[0] != len(captured):
             self._cached = (len(captured), measure(self._ledger.nodeid, captured, self._card()))

@@ -72,6 +72,7 @@ class LLMCostSession:
         self._measured: dict[str, TestCost] = {}
         self._compared: dict[str, Comparison] = {}
         self._raw: dict[str, dict[str, Any]] = {}
+        self._last: dict[str, TestCost] = {}
         self.collected: set[str] = set()
         self.deselected = 0
         self.collection_errors = False
@@ -278,7 +279,13 @@ class LLMCostSession:
             self.current = None
             self.current_budget = None
             self.current_item = None
-            if self.settings.enabled and self.settings.recording and len(ledger):
+            final = self._last.pop(item.nodeid, None)
+            if final is not None and item.stash.get(REPORTED_KEY, -1) == len(ledger):
+                if self.settings.recording:
+                    self.spent += final.usd
+                # Items live as long as the session: drop the exchanges now that the test is measured.
+                ledger.close(final)
+            elif self.settings.enabled and self.settings.recording and len(ledger):
                 self.spent += measure(item.nodeid, ledger.snapshot(), self.card).usd
 
     @pytest.hookimpl(wrapper=True)
@@ -299,6 +306,7 @@ class LLMCostSession:
             cost = measure(item.nodeid, ledger.snapshot(), self.card)
             report.llm_cost = cost.to_json()  # type: ignore[attr-defined]
             self._measured[item.nodeid] = cost
+            self._last[item.nodeid] = cost
             if call.when == "call":
                 self._judge(item, report, cost)
         return report
