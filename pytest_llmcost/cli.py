@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -223,9 +224,9 @@ def _common_pricing(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--noise-floor",
         type=_usd,
-        default=Decimal("0.0001"),
+        default=None,
         metavar="USD",
-        help="an increase below this many dollars never counts (default: 0.0001)",
+        help="an increase below this many dollars never counts (default: the run's, else 0.0001)",
     )
 
 
@@ -336,17 +337,21 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     stale: list[str] = []
     if baseline.exists and results.collected is not None:
         stale = sorted(set(baseline.entries) - set(results.collected))
+    noise_floor = args.noise_floor
+    if noise_floor is None:
+        noise_floor = Decimal(results.gate.get("noise_floor", "0.0001"))
     report = build_report(
         results,
         baseline=baseline if baseline.exists else None,
         card=card,
-        noise_floor=args.noise_floor,
+        noise_floor=noise_floor,
         stale=stale,
     )
     write_html(report, args.output)
     out.write(f"report: {args.output}\n")
     if args.markdown is not None:
-        write_atomic(args.markdown, summary_markdown(report))
+        link = os.path.relpath(args.output.resolve(), args.markdown.resolve().parent)
+        write_atomic(args.markdown, summary_markdown(report, report_link=link))
         out.write(f"summary: {args.markdown}\n")
     return EXIT_OK
 
@@ -367,7 +372,7 @@ def _entries(path: Path) -> dict[str, Any]:
 
 
 def _diff(args: argparse.Namespace, out: TextIO) -> int:
-    from .baseline import DiffRow, describe_ratio, diff_entries
+    from .baseline import DiffRow, diff_entries
     from .pricing import rate_card_label
     from .report.markdown import code as md_code
     from .report.markdown import dollars as md_dollars
@@ -391,11 +396,12 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
     )
     over: list[DiffRow] = []
     if args.fail_on is not None:
-        for row in (*tests, total):
+        floor = Decimal("0.0001") if args.noise_floor is None else args.noise_floor
+        # As the pytest gate judges: the total, and each test and step present in both files
+        # (a new test is not a regression of anything; it counts in the total).
+        for row in (*[row for row in rows if row.base_usd is not None and row.head_usd is not None], total):
             base = row.base_usd or Decimal(0)
-            if row.delta_usd >= args.noise_floor and args.fail_on.exceeded(
-                row.delta_usd, base, row.head_tokens - row.base_tokens
-            ):
+            if row.delta_usd >= floor and args.fail_on.exceeded(row.delta_usd, base, row.head_tokens - row.base_tokens):
                 over.append(row)
     changed = [row for row in tests if row.delta_usd or row.base_usd is None or row.head_usd is None]
     added = sum(1 for row in tests if row.base_usd is None)
@@ -409,7 +415,7 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
             "total": total.to_json(),
             "tests": [row.to_json() for row in rows],
             "fail_on": None if args.fail_on is None else str(args.fail_on),
-            "over": [row.nodeid for row in over],
+            "over": [_where(row) for row in over],
         }
         out.write(json.dumps(payload, indent=2) + "\n")
     elif args.format == "markdown":
@@ -448,13 +454,20 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
             )
         out.write(f"{len(changed)} of {len(tests)} tests changed ({added} new, {removed} gone)\n")
     if over:
-        names = ", ".join(
-            f"{row.nodeid} ({'+' + describe_ratio(row.delta_ratio) if row.delta_ratio is not None else 'new'})"
-            for row in over[:5]
-        )
+        names = ", ".join(f"{_where(row)} ({_growth(row)})" for row in over[:5])
         more = f" and {len(over) - 5} more" if len(over) > 5 else ""
         raise CheckFailed(f"over the allowed delta {args.fail_on}: {names}{more}")
     return EXIT_OK
+
+
+def _where(row: Any) -> str:
+    return f"{row.nodeid} step {row.step}" if row.step else row.nodeid
+
+
+def _growth(row: Any) -> str:
+    from .baseline import describe_ratio
+
+    return "+" + (describe_ratio(row.delta_ratio) if row.delta_ratio is not None else "$" + format_usd(row.delta_usd))
 
 
 def _money(usd: Decimal | None) -> str:
@@ -464,6 +477,7 @@ def _money(usd: Decimal | None) -> str:
 
 
 def _merge(args: argparse.Namespace, out: TextIO) -> int:
+    from .pricing import rate_card_label
     from .results import Results, load_results
 
     merged: dict[str, Any] = {}
@@ -480,8 +494,8 @@ def _merge(args: argparse.Namespace, out: TextIO) -> int:
             rate_card, card_from = dict(results.rate_card), path
         elif dict(results.rate_card) != rate_card:
             raise CLIError(
-                f"{path} was priced by another rate card than {card_from} ({results.rate_card} vs {rate_card}); "
-                "merge results of one run"
+                f"{path} was priced by {rate_card_label(results.rate_card)}, {card_from} by "
+                f"{rate_card_label(rate_card)}; merge the results of one run"
             )
         for nodeid, test in results.tests.items():
             if nodeid in merged:

@@ -36,6 +36,10 @@ class Results:
     """Why a test failed on cost: ``regressed``, ``over_budget``, ``unpriced``, ``new``."""
     runs_per_day: Mapping[str, int] = field(default_factory=dict)
     """How often each workflow runs in production, for the report's projection."""
+    allowed_deltas: Mapping[str, str] = field(default_factory=dict)
+    """A test's own allowed delta, from its ``cost_budget(delta=...)``."""
+    gate: Mapping[str, str] = field(default_factory=dict)
+    """The run's ``tolerance`` and ``noise_floor``, so a report made later judges as the run did."""
     raw: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     """Each test's ``TestCost.to_json()`` when already at hand (the reports carry it), to write as is."""
 
@@ -62,6 +66,7 @@ class Results:
     def to_json(self) -> dict[str, Any]:
         return {
             "format": RESULTS_FORMAT,
+            "gate": dict(self.gate),
             "rate_card": dict(self.rate_card),
             "summary": {
                 "calls": self.calls,
@@ -86,6 +91,8 @@ class Results:
             data["status"] = self.statuses[nodeid]
         if nodeid in self.runs_per_day:
             data["runs_per_day"] = self.runs_per_day[nodeid]
+        if nodeid in self.allowed_deltas:
+            data["allowed_delta"] = self.allowed_deltas[nodeid]
         return data
 
     def write(self, path: Path) -> None:
@@ -109,6 +116,7 @@ def load_results(path: Path) -> Results:
     outcomes: dict[str, str] = {}
     statuses: dict[str, str] = {}
     runs: dict[str, int] = {}
+    deltas: dict[str, str] = {}
     raw_tests = data["tests"]
     if not isinstance(raw_tests, dict):
         raise FileFormatError(f"{path}: 'tests' must map test ids to their costs")
@@ -125,6 +133,8 @@ def load_results(path: Path) -> Results:
             statuses[nodeid] = entry["status"]
         if isinstance(entry.get("runs_per_day"), int):
             runs[nodeid] = entry["runs_per_day"]
+        if isinstance(entry.get("allowed_delta"), str):
+            deltas[nodeid] = entry["allowed_delta"]
     rate_card = data.get("rate_card") or {}
     collection = data.get("collection") or {}
     collected = None
@@ -137,4 +147,6 @@ def load_results(path: Path) -> Results:
         collected=collected,
         statuses=statuses,
         runs_per_day=runs,
+        allowed_deltas=deltas,
+        gate={str(k): str(v) for k, v in gate.items()} if isinstance(gate := data.get("gate"), dict) else {},
     )

@@ -439,6 +439,12 @@ class LLMCostSession:
             collected=tuple(sorted(self.collected)) if self.complete_collection else None,
             statuses={nodeid: status for nodeid, status in self.statuses.items() if nodeid in self.results},
             runs_per_day=self._runs_per_day(),
+            allowed_deltas={
+                nodeid: str(budget.delta)
+                for nodeid, budget in self.budgets.items()
+                if budget.delta is not None and nodeid in self.results
+            },
+            gate={"tolerance": str(self.settings.tolerance), "noise_floor": format_usd(self.settings.noise_floor)},
             raw=self._raw,
         )
 
@@ -470,7 +476,7 @@ class LLMCostSession:
         if path is not None:
             results.write(path)
             self.written.append(("results", path))
-        if self.settings.report_path is not None or self.settings.markdown_path is not None:
+        if self.settings.report_path or self.settings.markdown_path or os.environ.get("GITHUB_STEP_SUMMARY"):
             self._write_reports(results)
         if self.settings.update:
             self._update_baseline()
@@ -501,13 +507,12 @@ class LLMCostSession:
             link = None
             if self.settings.report_path is not None:
                 link = os.path.relpath(self.settings.report_path, self.settings.markdown_path.parent)
-            text = summary_markdown(report, report_link=link)
-            write_atomic(self.settings.markdown_path, text)
+            write_atomic(self.settings.markdown_path, summary_markdown(report, report_link=link))
             self.written.append(("summary", self.settings.markdown_path))
-            step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-            if step_summary:
-                with open(step_summary, "a", encoding="utf-8") as handle:
-                    handle.write(summary_markdown(report) + "\n")
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(summary_markdown(report) + "\n")
 
     def _update_baseline(self) -> None:
         results = self.results_object()

@@ -41,3 +41,9 @@ def fake_llm(fake_provider: object, monkeypatch: pytest.MonkeyPatch) -> Iterator
     fake_provider.reset()  # type: ignore[attr-defined]
     monkeypatch.setenv("FAKE_LLM_URL", fake_provider.url)  # type: ignore[attr-defined]
     return fake_provider
+
+
+@pytest.fixture(autouse=True)
+def _no_ci_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs under GitHub Actions must not append the inner test runs' summaries to the job's own."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)

@@ -187,12 +187,13 @@ def summary_markdown(report: Report, *, report_link: str | None = None) -> str:
 
     if report.tests:
         lines += [f"<details><summary>All {_tests(counts.tests)}, by cost</summary>", ""]
-        table = markdown_table(header, [], "lrrrrl")
+        details = ["test", *header[1:]]
+        table = markdown_table(details, [], "lrrrrl")
         # Room for the table's closing lines ("…and N more", </details>) and the tail.
         size = sum(len(line) + 1 for line in [*lines, *table, *tail]) + 100
         shown = 0
         for test in report.tests[:MAX_DETAILS]:
-            row = markdown_table(header, [_test_cells(test)], "lrrrrl")[-1]
+            row = markdown_table(details, [_test_cells(test)], "lrrrrl")[-1]
             if size + len(row) + 1 > MAX_CHARS:
                 break
             table.append(row)
@@ -201,6 +202,7 @@ def summary_markdown(report: Report, *, report_link: str | None = None) -> str:
         lines += table
         if len(report.tests) > shown:
             lines.append("")
-            lines.append(f"…and {len(report.tests) - shown:,} more in the HTML report.")
+            where = f" in the [HTML report]({report_link})" if report_link else " in results.json"
+            lines.append(f"…and {len(report.tests) - shown:,} more{where}.")
         lines += ["", "</details>", ""]
     return "\n".join(lines + tail)

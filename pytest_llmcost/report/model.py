@@ -259,7 +259,12 @@ def build_report(
     from ..baseline import parse_allowance
 
     card = card or RateCard()
-    allowance = allowance or parse_allowance("5%")
+    # Judge as the run did: its tolerance, and each test's own cost_budget(delta=...).
+    allowance = allowance or parse_allowance(results.gate.get("tolerance", "5%"))
+    allowances = {
+        **{nodeid: parse_allowance(text) for nodeid, text in results.allowed_deltas.items()},
+        **(allowances or {}),
+    }
     statuses = {**results.statuses, **(statuses or {})}
     runs = {**results.runs_per_day, **(runs_per_day or {})}
     tests = {nodeid: test for nodeid, test in results.tests.items() if test.records}
@@ -272,7 +277,7 @@ def build_report(
         if nodeid in known and entry is not None:
             compared[nodeid] = known[nodeid]
         elif entry is not None:
-            own = (allowances or {}).get(nodeid, allowance)
+            own = allowances.get(nodeid, allowance)
             compared[nodeid] = compare(nodeid, entry, test, card, own, noise_floor)
 
     widest = max((test.tokens.total for test in tests.values()), default=0)
@@ -335,7 +340,9 @@ def build_report(
 
 
 def _status(test: TestCost, comparison: Comparison | None, reported: str | None, has_baseline: bool) -> str:
-    if reported in ("regressed", "over_budget", "unpriced", "new"):
+    # A budget or a missing price failed the test whatever it is compared with; "regressed"
+    # and "new" depend on the baseline, so they come from this report's own comparison.
+    if reported in ("over_budget", "unpriced"):
         return reported
     if test.unpriced:
         return "unpriced"

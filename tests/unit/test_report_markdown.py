@@ -222,12 +222,12 @@ def test_details_are_capped_with_a_count_of_the_rest(tests: int, more: int | Non
     assert len(rows) == MAX_DETAILS == 200
     assert _first_cells(rows[:2]) == [f"`t.py::t{tests - 1:03}`", f"`t.py::t{tests - 2:03}`"]  # by cost
     if more is None:
-        assert "more in the HTML report" not in text
+        assert "more in results.json" not in text
         assert lines[lines.index(rows[-1]) + 1 : lines.index(rows[-1]) + 3] == ["", "</details>"]
     else:
         assert lines[lines.index(rows[-1]) + 1 : lines.index(rows[-1]) + 5] == [
             "",
-            "…and 5 more in the HTML report.",
+            "…and 5 more in results.json.",
             "",
             "</details>",
         ]
@@ -262,5 +262,5 @@ def test_ten_thousand_tests_fit_in_a_pull_request_comment() -> None:
     assert len(_table(text, "#### Biggest changes")) == MAX_CHANGES
     details = _table(text, "<details><summary>All 10,000 tests, by cost</summary>")
     assert 100 < len(details) < MAX_DETAILS  # as many as fit
-    assert f"…and {10_000 - len(details):,} more in the HTML report." in text
+    assert f"…and {10_000 - len(details):,} more in the [HTML report](report.html)." in text
     assert text.endswith("</details>\n\n[Full HTML report](report.html)\n")

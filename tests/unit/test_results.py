@@ -1,0 +1,59 @@
+"""The results file: what a run metered, and how it judged, written and read back."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pytest_llmcost.files import FileFormatError
+from pytest_llmcost.results import Results, load_results
+from pytest_llmcost.usage import Call, TestCost, Tokens
+
+
+def _cost(nodeid: str, usd: str) -> TestCost:
+    call = Call(0, "plan", "openai", "gpt-4o", Tokens(input=10, output=2), Decimal(usd))
+    return TestCost.from_calls(nodeid, [call])
+
+
+def test_results_round_trip_with_how_the_run_judged(tmp_path: Path) -> None:
+    results = Results(
+        tests={"t.py::a": _cost("t.py::a", "0.001"), "t.py::b": _cost("t.py::b", "0.002")},
+        rate_card={"genai_prices": "0.2.3", "local_prices": None},
+        outcomes={"t.py::a": "cost", "t.py::b": "failed"},
+        collected=("t.py::a", "t.py::b", "t.py::c"),
+        statuses={"t.py::a": "regressed"},
+        runs_per_day={"t.py::a": 5000},
+        allowed_deltas={"t.py::a": "10%"},
+        gate={"tolerance": "5%", "noise_floor": "0.0001"},
+    )
+    path = tmp_path / "results.json"
+    results.write(path)
+    data = json.loads(path.read_text())
+    assert data["format"] == 1
+    assert data["gate"] == {"noise_floor": "0.0001", "tolerance": "5%"}
+    assert data["tests"]["t.py::a"]["allowed_delta"] == "10%"
+    assert data["summary"]["usd"] == "0.003"
+    loaded = load_results(path)
+    assert loaded == results
+    assert list(loaded.accepted()) == ["t.py::a"]  # failed on cost alone; t.py::b failed otherwise
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"tests": {}}', "results format None is not supported"),
+        ("[]", "not an llm-cost results file"),
+        ('{"format": 1, "tests": {"t": {"records": [{"seq": "x"}]}}}', "entry for 't' is malformed"),
+        ('{"format": 1, "tests": {"t": {"records": [], "outcome": "exploded"}}}', "unknown outcome 'exploded'"),
+    ],
+)
+def test_bad_results_files_name_the_file(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(text)
+    with pytest.raises(FileFormatError) as excinfo:
+        load_results(path)
+    assert str(path) in str(excinfo.value)
+    assert message in str(excinfo.value)
