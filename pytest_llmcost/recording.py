@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -103,6 +104,51 @@ def scrub_url(url: str) -> str:
     if len(kept) == len(pairs):
         return url
     return urlunsplit(split._replace(query=urlencode(kept)))
+
+
+_URL = re.compile(r"""https?://[^\s'"<>]+""")
+#: Loggers that print request URLs: vcrpy's own, and the HTTP clients it patches.
+URL_LOGGERS = ("vcr", "httpx", "httpx2", "urllib3.connectionpool", "aiohttp.client")
+
+
+class SecretFilter(logging.Filter):
+    """Strips secret query parameters and credentials from URLs in log messages.
+
+    vcrpy and the HTTP clients log the URLs they handle (``?key=...`` included) at info and
+    debug levels, which pytest shows for a failing test. The filter runs only for records a
+    logger is enabled to emit, so it costs nothing at the default levels.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "://" in message:
+            clean = _URL.sub(lambda match: scrub_url(match.group(0)), message)
+            if clean != message:
+                record.msg, record.args = clean, ()
+        return True
+
+
+def install_log_filter() -> SecretFilter:
+    """Add the :class:`SecretFilter` to vcrpy's and the HTTP clients' loggers.
+
+    Filters are not inherited: every vcrpy module's logger gets it, imported yet or not.
+    """
+    import pkgutil
+
+    import vcr
+
+    secret_filter = SecretFilter()
+    names = {*URL_LOGGERS, *(module.name for module in pkgutil.walk_packages(vcr.__path__, "vcr."))}
+    names.update(
+        name
+        for name in list(logging.root.manager.loggerDict)
+        if any(name.startswith(root + ".") for root in URL_LOGGERS)
+    )
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, SecretFilter) for existing in logger.filters):
+            logger.addFilter(secret_filter)
+    return secret_filter
 
 
 def _is_oauth(url: str) -> bool:
@@ -376,6 +422,7 @@ class Tap:
 
         Cassette.play_response, Cassette.append, Cassette._load = play_response, append, load
         Cassette.write_protected = property(write_protected)
+        install_log_filter()
         self._saved = (original_play, original_append, original_load, original_protected)
 
     def uninstall(self) -> None:

@@ -373,3 +373,16 @@ def test_cassette_of_a_vcr_marked_test_is_stripped_too(pytester: pytest.Pytester
     assert "Plan the research" in text
     if _leaks(text):
         raise SecretLeaked(f"secrets in the pytest-recording cassette: {_leaks(text)}")
+
+
+def test_debug_logs_of_a_failing_run_hold_no_secret(
+    pytester: pytest.Pytester, planted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vcrpy and httpx log every URL at debug level; pytest shows those logs for a failing test."""
+    pytester.runpytest("--llm-cost-record-mode=once").assert_outcomes(passed=TESTS)
+    monkeypatch.setenv("PROMPT", "Summarise the yearly report")
+    result = pytester.runpytest("--llm-cost", "--log-level=DEBUG", "-rA")
+    result.assert_outcomes(failed=TESTS)
+    assert "Captured log call" in result.stdout.str()
+    assert "generateContent" in result.stdout.str()
+    _assert_nothing_leaked(pytester, result)

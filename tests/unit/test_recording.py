@@ -190,3 +190,22 @@ def test_bodies_of_llm_calls_are_never_rewritten() -> None:
     usage = b'{"usage": {"prompt_tokens": 3, "completion_tokens": 2}, "access_token": "not an auth answer"}'
     response = scrub_response({"status": {"code": 200}, "headers": {}, "body": {"string": usage}})
     assert response["body"]["string"] == usage
+
+
+def test_log_messages_lose_secret_query_parameters(caplog: pytest.LogCaptureFixture) -> None:
+    """vcrpy and httpx log URLs; the filter strips their keys, the rest of the message stays."""
+    import logging
+
+    from pytest_llmcost.recording import install_log_filter
+
+    install_log_filter()
+    key = "AIza" + "K" * 35
+    url = f"https://generativelanguage.googleapis.com/v1beta/models/g:generateContent?key={key}&alt=sse"
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("vcr.stubs.httpx_stubs").info("Playing response for <Request (POST) %s>", url)
+        logging.getLogger("httpx").info('HTTP Request: POST %s "HTTP/1.1 200 OK"', url)
+        logging.getLogger("vcr.cassette").debug("no URL here: key=%s", "value")
+    assert key not in caplog.text
+    assert "v1beta/models/g:generateContent?alt=sse" in caplog.text
+    assert "HTTP Request: POST https://generativelanguage.googleapis.com" in caplog.text
+    assert "no URL here: key=value" in caplog.text
