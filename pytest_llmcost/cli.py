@@ -449,7 +449,7 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
                 else ("" if row.delta_ratio is None else f"{row.delta_ratio * 100:+.1f}%")
             )
             out.write(
-                f"{name:<60} {_money(row.base_usd):>11} {_money(row.head_usd):>11} "
+                f"{name:<60} {md_dollars(row.base_usd):>11} {md_dollars(row.head_usd):>11} "
                 f"{('+' if row.delta_usd >= 0 else '-') + short_money(abs(row.delta_usd)):>11} {ratio:>8}\n"
             )
         out.write(f"{len(changed)} of {len(tests)} tests changed ({added} new, {removed} gone)\n")
@@ -468,12 +468,6 @@ def _growth(row: Any) -> str:
     from .baseline import describe_ratio
 
     return "+" + (describe_ratio(row.delta_ratio) if row.delta_ratio is not None else "$" + format_usd(row.delta_usd))
-
-
-def _money(usd: Decimal | None) -> str:
-    from .usage import short_money
-
-    return "-" if usd is None else short_money(usd)
 
 
 def _merge(args: argparse.Namespace, out: TextIO) -> int:

@@ -73,15 +73,9 @@ class LocalModelPrice:
             return False
         return fnmatch.fnmatchcase(model.lower(), self.pattern.lower())
 
-    def usd(self, tokens: Tokens) -> Decimal:
-        cached = self.input if self.cached_input is None else self.cached_input
-        write = self.input if self.cache_write is None else self.cache_write
-        return (
-            tokens.uncached_input * self.input
-            + tokens.cached_input * cached
-            + tokens.cache_write * write
-            + tokens.output * self.output
-        ) / MILLION
+    def usd(self, tokens: Tokens, calls: int = 1) -> Decimal:
+        # Priced like a genai-prices model: cache reads and writes at the input price unless set.
+        return _FastPrice(self.input, self.output, self.cached_input, self.cache_write, None).usd(tokens, calls)
 
 
 @dataclass(frozen=True)
@@ -517,7 +511,7 @@ class RateCard:
             return self.price(provider, model, tokens).usd
         local = self.local.model_price(provider, model)
         if local is not None:
-            return local.usd(tokens)
+            return local.usd(tokens, calls)
         found = self._genai_model(provider, model)
         if found is None:
             return None

@@ -551,15 +551,21 @@ def _diff(old: Any, new: Any, path: str) -> Iterator[str]:
     yield f"{path or '(root)'}: recorded {_short(old)}, now {_short(new)}"
 
 
-def find_miss(exc: BaseException | None) -> CassetteMiss | None:
-    """The cassette miss behind an exception, following ``__cause__``/``__context__`` (SDKs wrap it)."""
+def exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and what it wraps (``__cause__``, else ``__context__``): SDKs wrap what vcrpy raises."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if type(exc).__name__ == "CannotOverwriteExistingCassetteException":
-            cassette = getattr(exc, "cassette", None)
-            request = getattr(exc, "failed_request", None)
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def find_miss(exc: BaseException | None) -> CassetteMiss | None:
+    """The cassette miss behind an exception, however deep the client wrapped it."""
+    for link in exception_chain(exc):
+        if type(link).__name__ == "CannotOverwriteExistingCassetteException":
+            cassette = getattr(link, "cassette", None)
+            request = getattr(link, "failed_request", None)
             if cassette is not None and request is not None:
                 return CassetteMiss(cassette, request)
-        exc = exc.__cause__ or exc.__context__
     return None

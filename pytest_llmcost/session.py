@@ -24,7 +24,14 @@ from .files import FileFormatError
 from .meter import Ledger, LLMCost, measure
 from .options import Settings
 from .pricing import PriceFileError, RateCard, load_local_prices, unpriced_snippet
-from .recording import Tap, cassette_path, find_miss, secure_recording_cassettes, use_cassette
+from .recording import (
+    Tap,
+    cassette_path,
+    exception_chain,
+    find_miss,
+    secure_recording_cassettes,
+    use_cassette,
+)
 from .results import Results
 from .usage import TestCost, format_usd, short_money
 
@@ -316,15 +323,11 @@ class LLMCostSession:
     ) -> None:
         """Replace an SDK's "connection error" by what really happened: a cassette miss or the spend guard."""
         original = excinfo.exconly().splitlines()[0][:300]
-        exc: BaseException | None = excinfo.value
-        seen: set[int] = set()
-        while exc is not None and id(exc) not in seen:
-            seen.add(id(exc))
-            if isinstance(exc, SpendLimitExceeded):
-                report.longrepr = f"{exc}\n(the client raised {original})"
+        for link in exception_chain(excinfo.value):
+            if isinstance(link, SpendLimitExceeded):
+                report.longrepr = f"{link}\n(the client raised {original})"
                 report.llm_cost_status = "over_budget"  # type: ignore[attr-defined]
                 return
-            exc = exc.__cause__ or exc.__context__
         if CASSETTE_KEY not in item.stash:
             return
         miss = find_miss(excinfo.value)

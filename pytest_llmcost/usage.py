@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cached_property
 from typing import Any
 
 __all__ = ["TOKEN_KINDS", "Call", "StepCost", "TestCost", "Tokens", "format_usd", "short_money"]
@@ -210,7 +211,7 @@ class StepCost:
 
 @dataclass(frozen=True)
 class TestCost:
-    """What one test consumed: every call, and totals per step path."""
+    """What one test consumed: every call, and totals per step path (totals computed once)."""
 
     __test__ = False  # not a pytest test class
 
@@ -234,29 +235,29 @@ class TestCost:
         }
         return cls(nodeid=nodeid, records=records, steps=steps)
 
-    @property
+    @cached_property
     def usd(self) -> Decimal:
         return sum((record.usd for record in self.records), Decimal(0))
 
-    @property
+    @cached_property
     def tokens(self) -> Tokens:
         return Tokens.sum(record.tokens for record in self.records)
 
-    @property
+    @cached_property
     def calls(self) -> int:
         """LLM interactions metered (a multi-line interaction counts once; per-request fees do not count)."""
         return len({record.seq for record in self.records if not record.requests})
 
-    @property
+    @cached_property
     def requests(self) -> int:
         """Non-LLM requests charged a fee by the local price file (a web-search API)."""
         return sum(record.requests for record in self.records)
 
-    @property
+    @cached_property
     def estimated(self) -> int:
         return len({record.seq for record in self.records if record.estimated})
 
-    @property
+    @cached_property
     def unpriced(self) -> int:
         return len({record.seq for record in self.records if record.unpriced})
 
