@@ -43,7 +43,25 @@ def fake_llm(fake_provider: object, monkeypatch: pytest.MonkeyPatch) -> Iterator
     return fake_provider
 
 
-@pytest.fixture(autouse=True)
-def _no_ci_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Runs under GitHub Actions must not append the inner test runs' summaries to the job's own."""
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+@pytest.fixture(scope="session", autouse=True)
+def _plain_inner_runs() -> Iterator[None]:
+    """The pytest runs inside tests print the same, wherever the suite runs.
+
+    Like pytest's own suite: no colours, a fixed width, no options from the environment, and
+    not CI's untruncated summary. Runs under GitHub Actions must not append the inner runs'
+    summaries to the job's own.
+    """
+    names = (
+        "GITHUB_STEP_SUMMARY",
+        "PY_COLORS",
+        "FORCE_COLOR",
+        "NO_COLOR",
+        "PYTEST_ADDOPTS",
+        "CI",
+        "BUILD_NUMBER",
+    )
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("COLUMNS", "80")
+        yield
