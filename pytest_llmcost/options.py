@@ -226,7 +226,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--llm-cost-max-record-spend",
         "llm_cost_max_record_spend",
-        "while recording, stop live LLM calls once the run has spent this many dollars (per process)",
+        "while recording, stop live LLM calls once the run (all xdist workers) has spent this many dollars",
         parse_usd,
         None,
         metavar="USD",

@@ -11,6 +11,8 @@ the results file and, when asked, the baseline.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Generator, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +35,7 @@ from .recording import (
     use_cassette,
 )
 from .results import Results
+from .spend import RunSpend
 from .usage import TestCost, format_usd, short_money
 
 __all__ = ["SESSION_KEY", "LLMCostSession", "LLMCostWarning", "SpendLimitExceeded"]
@@ -83,7 +86,10 @@ class LLMCostSession:
         self.collected: set[str] = set()
         self.deselected = 0
         self.collection_errors = False
-        self.spent = Decimal(0)
+        workerinput = getattr(config, "workerinput", {})
+        shared = workerinput.get("llm_cost_spend")
+        self.spend = RunSpend(Path(shared) if shared else None, workerinput.get("workerid", "main"))
+        self._spend_folder: Path | None = None  # the controller's, shared with its xdist workers
         self.written: list[tuple[str, Path]] = []
         self.update_message: str | None = None
 
@@ -155,9 +161,9 @@ class LLMCostSession:
                 f"cost_budget of ${format_usd(budget.limit.usd)}; the next live call was stopped"
             )
         cap = self.settings.max_record_spend
-        if cap is not None and self.spent + spent_in_test > cap:
+        if cap is not None and (spent := self.spend.total(spent_in_test)) > cap:
             raise SpendLimitExceeded(
-                f"LLM spend guard: this run has spent ${format_usd(self.spent + spent_in_test)} recording, over "
+                f"LLM spend guard: this run has spent ${format_usd(spent)} recording, over "
                 f"--llm-cost-max-record-spend ${format_usd(cap)}; the next live call was stopped"
             )
 
@@ -204,6 +210,18 @@ class LLMCostSession:
 
     def pytest_unconfigure(self) -> None:
         self.tap.uninstall()
+        if self._spend_folder is not None:
+            shutil.rmtree(self._spend_folder, ignore_errors=True)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """pytest-xdist: the workers of a recording run share one spend cap."""
+        settings = self.settings
+        if not (settings.enabled and settings.recording and settings.max_record_spend is not None):
+            return
+        if self._spend_folder is None:
+            self._spend_folder = Path(tempfile.mkdtemp(prefix="llm-cost-spend-"))
+        node.workerinput["llm_cost_spend"] = str(self._spend_folder)
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Validate every ``cost_budget`` marker before any test runs."""
@@ -289,11 +307,11 @@ class LLMCostSession:
             final = self._last.pop(item.nodeid, None)
             if final is not None and item.stash.get(REPORTED_KEY, -1) == len(ledger):
                 if self.settings.recording:
-                    self.spent += final.usd
+                    self.spend.add(final.usd)
                 # Items live as long as the session: drop the exchanges now that the test is measured.
                 ledger.close(final)
             elif self.settings.enabled and self.settings.recording and len(ledger):
-                self.spent += measure(item.nodeid, ledger.snapshot(), self.card).usd
+                self.spend.add(measure(item.nodeid, ledger.snapshot(), self.card).usd)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

@@ -485,6 +485,40 @@ def test_run_wide_spend_cap_while_recording(pytester: pytest.Pytester, fake_llm:
     result.stdout.fnmatch_lines(["*over --llm-cost-max-record-spend $0.004; the next live call was stopped*"])
 
 
+ONE_CALL_EACH = """
+import pytest
+
+from test_spender import chat
+
+
+@pytest.mark.parametrize("n", range(8))
+def test_one_call(llm_cost, n):
+    chat(n)
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_run_wide_spend_cap_holds_across_xdist_workers(
+    pytester: pytest.Pytester, fake_llm: Any, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    """The cap is the run's, not each worker's: two workers together stop where one process does."""
+    tmp = pytester.mkdir("tmp")
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    pytester.makepyfile(test_spender=SPENDER.split("@pytest.mark")[0], test_many=ONE_CALL_EACH)
+    result = pytester.runpytest_subprocess(
+        "--llm-cost", "--llm-cost-record-mode=once", "--llm-cost-max-record-spend=0.012", "-n", workers
+    )
+    # About $0.00258 a call: the sixth would start past $0.012. Each worker alone would allow five,
+    # so two workers with a cap each would make all eight. Two workers checking at the same moment
+    # may each let one call through.
+    assert 5 <= len(fake_llm.requests) <= (5 if workers == "0" else 6)
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] == len(fake_llm.requests)
+    assert outcomes["failed"] == 8 - len(fake_llm.requests)
+    result.stdout.fnmatch_lines(["*over --llm-cost-max-record-spend $0.012; the next live call was stopped*"])
+    assert not list(tmp.glob("llm-cost-spend-*")), "the shared spend folder is left behind"
+
+
 def test_the_gate_works_the_same_under_xdist(recorded: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """With two workers: the same baseline written, the same test failed with the same words."""
     recorded.runpytest("--llm-cost", "--llm-cost-update").assert_outcomes(passed=2)

@@ -1,0 +1,45 @@
+"""What a recording run has spent, summed across pytest-xdist workers.
+
+``--llm-cost-max-record-spend`` caps a whole run. Without xdist the process's own total is the
+run's. Under xdist the controller gives every worker one shared folder; each worker keeps its
+running total in its own file there (written atomically, so a reader never sees half of one)
+and sums every worker's file before each live call. A worker's total includes the test it is
+recording, up to its last live call, so concurrent tests see each other's spend as it grows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from .files import write_atomic
+
+__all__ = ["RunSpend"]
+
+
+class RunSpend:
+    def __init__(self, folder: Path | None = None, name: str = "main") -> None:
+        self.folder = folder
+        self.name = name
+        self.own = Decimal(0)
+
+    def add(self, usd: Decimal) -> None:
+        """A finished test's recording spend."""
+        self.own += usd
+        self._publish(self.own)
+
+    def total(self, in_flight: Decimal = Decimal(0)) -> Decimal:
+        """The run's spend: every process's finished tests, plus ``in_flight`` (the current test's)."""
+        if self.folder is None:
+            return self.own + in_flight
+        self._publish(self.own + in_flight)
+        total = Decimal(0)
+        for path in self.folder.glob("*.usd"):
+            with contextlib.suppress(OSError, InvalidOperation):  # a worker's file in a rename
+                total += Decimal(path.read_text(encoding="utf-8"))
+        return total
+
+    def _publish(self, usd: Decimal) -> None:
+        if self.folder is not None:
+            write_atomic(self.folder / f"{self.name}.usd", f"{usd}\n")
