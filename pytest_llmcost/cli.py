@@ -199,7 +199,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _delta(value: str) -> object:
-    from .baseline import parse_allowance
+    from .gate.baseline import parse_allowance
 
     try:
         return parse_allowance(value)
@@ -238,7 +238,7 @@ def _card(path: Path) -> RateCard:
 
 
 def _inspect(args: argparse.Namespace, out: TextIO) -> int:
-    from .cassettes import CassetteError, read_cassette
+    from .capture.cassettes import CassetteError, read_cassette
     from .meter import Captured, measure
     from .report.terminal import money, plural
 
@@ -291,7 +291,7 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _update_baseline(args: argparse.Namespace, out: TextIO) -> int:
-    from .baseline import load_baseline, update
+    from .gate.baseline import load_baseline, update
     from .results import load_results
 
     results = load_results(args.results)
@@ -322,8 +322,8 @@ def _update_baseline(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _report(args: argparse.Namespace, out: TextIO) -> int:
-    from .baseline import load_baseline
     from .files import write_atomic
+    from .gate.baseline import load_baseline
     from .report.html import write_html
     from .report.markdown import summary_markdown
     from .report.model import build_report
@@ -358,8 +358,8 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
 
 def _entries(path: Path) -> dict[str, Any]:
     """The per-test usage in a results file or a baseline, as baseline entries."""
-    from .baseline import entry_of, load_baseline
     from .files import read_json
+    from .gate.baseline import entry_of, load_baseline
     from .results import load_results
 
     data = read_json(path, "results or baseline")
@@ -372,7 +372,7 @@ def _entries(path: Path) -> dict[str, Any]:
 
 
 def _diff(args: argparse.Namespace, out: TextIO) -> int:
-    from .baseline import DiffRow, diff_entries
+    from .gate.baseline import DiffRow, diff_entries
     from .pricing import rate_card_label
     from .report.markdown import code as md_code
     from .report.markdown import dollars as md_dollars
@@ -465,7 +465,7 @@ def _where(row: Any) -> str:
 
 
 def _growth(row: Any) -> str:
-    from .baseline import describe_ratio
+    from .gate.baseline import describe_ratio
 
     return "+" + (describe_ratio(row.delta_ratio) if row.delta_ratio is not None else "$" + format_usd(row.delta_usd))
 

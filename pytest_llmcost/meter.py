@@ -141,7 +141,7 @@ def measure(nodeid: str, captured: Sequence[Captured], card: RateCard) -> TestCo
     poll of a response already counted) stay in the record at $0 with a note.
     """
     from . import providers
-    from .estimate import estimate_tokens
+    from .providers.estimate import estimate_tokens
 
     extracted = providers.settle([providers.extract(item.exchange) for item in captured])
     records: list[Call] = []

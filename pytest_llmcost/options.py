@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-from .baseline import Allowance, parse_allowance
+from .gate.baseline import Allowance, parse_allowance
 
 __all__ = ["OPTIONS", "Option", "OptionError", "Settings", "parse_choice", "parse_path"]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from .hooks.run import SESSION_KEY, LLMCostSession, default_cassette_path
 from .meter import LLMCost
 from .options import OPTIONS, OptionError, Settings
-from .session import SESSION_KEY, LLMCostSession, default_cassette_path
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
+
+from .fmt import format_usd, short_money
 
 __all__ = ["TOKEN_KINDS", "Call", "StepCost", "TestCost", "Tokens", "format_usd", "short_money"]
 
@@ -96,29 +98,6 @@ class Tokens:
                 raise ValueError(f"token count {kind!r} must be a whole number >= 0, got {value!r}")
             values[kind] = value
         return cls(**values)
-
-
-def format_usd(usd: Decimal) -> str:
-    """Dollars as an exact decimal string without exponent: ``Decimal('2.19E-4')`` -> ``0.000219``."""
-    text = format(usd, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
-def short_money(usd: Decimal) -> str:
-    """Dollars with three significant digits for messages: ``$0.0123``, ``$0.0000054``, ``$12.35``."""
-    if not usd:
-        return "$0"
-    sign = "-" if usd < 0 else ""
-    usd = abs(usd)
-    places = max(2, 2 - usd.adjusted())
-    text = f"{usd.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):,.{places}f}"
-    if "." in text:
-        whole, fraction = text.split(".")
-        fraction = fraction.rstrip("0").ljust(2, "0")
-        text = f"{whole}.{fraction}"
-    return f"{sign}${text}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from pytest_llmcost.baseline import Baseline, Book, Entry, Line, entry_of, parse_allowance
+from pytest_llmcost.gate.baseline import Baseline, Book, Entry, Line, entry_of, parse_allowance
 from pytest_llmcost.pricing import LocalModelPrice, LocalPrices, RateCard, RequestFee
 from pytest_llmcost.report.model import Report, build_report
 from pytest_llmcost.results import Results

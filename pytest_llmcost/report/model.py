@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ..baseline import Allowance, Baseline, Comparison, compare
+from ..gate.baseline import Allowance, Baseline, Comparison, compare
 from ..pricing import RateCard, rate_card_label
 from ..results import Results
 from ..usage import Call, TestCost, Tokens, format_usd
@@ -256,7 +256,7 @@ def build_report(
 
     ``comparisons`` are those the run already made (by test id), reused rather than redone.
     """
-    from ..baseline import parse_allowance
+    from ..gate.baseline import parse_allowance
 
     card = card or RateCard()
     # Judge as the run did: its tolerance, and each test's own cost_budget(delta=...).

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
-from ..baseline import Allowance, Comparison, StepDelta
+from ..fmt import money, percent, plural, short_money
+from ..gate.baseline import Allowance, Comparison, StepDelta
 from ..pricing import rate_card_label
 from ..results import Results
-from ..usage import Call, StepCost, TestCost, Tokens, format_usd, short_money
+from ..usage import Call, StepCost, TestCost, Tokens
 
 __all__ = ["call_line", "money", "plural", "summary_lines"]
 
 MAX_TESTS = 20
 MAX_STEPS = 5
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    return f"{count:,} {word if count == 1 else (many or word + 's')}"
-
-
-def money(usd: Decimal, places: int = 6) -> str:
-    """``$0.000219``: fixed places so columns line up; exact values live in the results file.
-
-    An amount too small for ``places`` is shown exactly (``$0.0000001``), never as $0.
-    """
-    quantum = Decimal(1).scaleb(-places)
-    rounded = usd.quantize(quantum, rounding=ROUND_HALF_EVEN)
-    if not rounded and usd:
-        return f"${format_usd(usd)}"
-    return f"${rounded:,.{places}f}"
 
 
 def _fit(text: str, width: int) -> str:
@@ -116,10 +101,6 @@ def call_line(call: Call) -> str:
     if call.note and not call.estimated:
         text += f" ({call.note})"
     return text
-
-
-def percent(ratio: Decimal) -> str:
-    return f"{ratio * 100:+.1f}%"
 
 
 def regression_line(delta: StepDelta, allowance: Allowance) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmcost.baseline import (
+from pytest_llmcost.gate.baseline import (
     Allowance,
     Baseline,
     book_of,

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from pytest_llmcost.budgets import BudgetError, Limit, check, parse_budget
+from pytest_llmcost.gate.budgets import BudgetError, Limit, check, parse_budget
 from pytest_llmcost.usage import Call, TestCost, Tokens
 
 

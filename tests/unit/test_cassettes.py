@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmcost.cassettes import CassetteError, read_cassette
+from pytest_llmcost.capture.cassettes import CassetteError, read_cassette
 from pytest_llmcost.providers import extract
 
 CHAT = {"id": "c1", "model": "gpt-4o-mini", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmcost.cassettes import read_cassette
+from pytest_llmcost.capture.cassettes import read_cassette
 from pytest_llmcost.providers import extract, settle, texts
 from pytest_llmcost.providers.base import Exchange, Extracted
 from pytest_llmcost.usage import Tokens

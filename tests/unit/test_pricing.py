@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmcost.pricing import (
+from pytest_llmcost.pricing.card import (
     PriceFileError,
     RateCard,
     _FastPrice,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from vcr.request import Request
 
-from pytest_llmcost.recording import (
+from pytest_llmcost.capture.recording import (
     CassetteMiss,
     cassette_path,
     json_differences,
@@ -196,7 +196,7 @@ def test_log_messages_lose_secret_query_parameters(caplog: pytest.LogCaptureFixt
     """vcrpy and httpx log URLs; the filter strips their keys, the rest of the message stays."""
     import logging
 
-    from pytest_llmcost.recording import install_log_filter
+    from pytest_llmcost.capture.recording import install_log_filter
 
     install_log_filter()
     key = "AIza" + "K" * 35

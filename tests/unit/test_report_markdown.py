@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmcost.baseline import Baseline, entry_of
+from pytest_llmcost.gate.baseline import Baseline, entry_of
 from pytest_llmcost.report.markdown import MARKER, MAX_CHANGES, MAX_DETAILS, summary_markdown
 from pytest_llmcost.report.model import Report, build_report
 from pytest_llmcost.results import Results

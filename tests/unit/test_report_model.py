@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from pytest_llmcost.baseline import Baseline, entry_of, parse_allowance
+from pytest_llmcost.gate.baseline import Baseline, entry_of, parse_allowance
 from pytest_llmcost.report.model import (
     NO_STEP,
     OUTLIER_FACTOR,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pytest_llmcost.spend import RunSpend
+from pytest_llmcost.gate.spend import RunSpend
 
 
 def test_one_process_counts_its_own_tests_and_the_one_in_flight() -> None:

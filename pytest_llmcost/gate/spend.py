@@ -13,7 +13,7 @@ import contextlib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from .files import write_atomic
+from ..files import write_atomic
 
 __all__ = ["RunSpend"]
 

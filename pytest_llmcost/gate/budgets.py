@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..usage import TestCost, short_money
 from .baseline import Allowance, book_of, parse_allowance
-from .usage import TestCost, short_money
 
 __all__ = ["Budget", "BudgetError", "Limit", "Violation", "check", "parse_budget"]
 

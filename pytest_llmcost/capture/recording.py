@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .providers.base import Exchange
+from ..providers.base import Exchange
 
 __all__ = [
     "RECORD_MODES",

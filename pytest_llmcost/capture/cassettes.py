@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .providers.base import Exchange
+from ..providers.base import Exchange
 
 __all__ = ["CassetteError", "read_cassette"]
 

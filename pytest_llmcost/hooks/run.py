@@ -20,13 +20,7 @@ from typing import Any
 
 import pytest
 
-from .baseline import Baseline, Comparison, compare, load_baseline, update
-from .budgets import Budget, BudgetError, check, parse_budget
-from .files import FileFormatError
-from .meter import Ledger, LLMCost, measure
-from .options import Settings
-from .pricing import PriceFileError, RateCard, load_local_prices, unpriced_snippet
-from .recording import (
+from ..capture.recording import (
     Tap,
     cassette_path,
     exception_chain,
@@ -34,9 +28,15 @@ from .recording import (
     secure_recording_cassettes,
     use_cassette,
 )
-from .results import Results
-from .spend import RunSpend
-from .usage import TestCost, format_usd, short_money
+from ..files import FileFormatError
+from ..gate.baseline import Baseline, Comparison, compare, load_baseline, update
+from ..gate.budgets import Budget, BudgetError, check, parse_budget
+from ..gate.spend import RunSpend
+from ..meter import Ledger, LLMCost, measure
+from ..options import Settings
+from ..pricing import PriceFileError, RateCard, load_local_prices, unpriced_snippet
+from ..results import Results
+from ..usage import TestCost, format_usd, short_money
 
 __all__ = ["SESSION_KEY", "LLMCostSession", "LLMCostWarning", "SpendLimitExceeded"]
 
@@ -272,7 +272,7 @@ class LLMCostSession:
             return
         import html
 
-        from .report.terminal import money
+        from ..report.terminal import money
 
         data = getattr(report, "llm_cost", None)
         text = money(Decimal(data["usd"])) if data is not None else ""
@@ -355,7 +355,7 @@ class LLMCostSession:
 
     def _judge(self, item: pytest.Item, report: pytest.TestReport, cost: TestCost) -> None:
         """Fail the test through its own report when it is over a limit; at most one status."""
-        from .report.terminal import comparison_table, regression_line
+        from ..report.terminal import comparison_table, regression_line
 
         messages: list[str] = []
         status: str | None = None
@@ -444,7 +444,7 @@ class LLMCostSession:
         if self.config.get_verbosity() > 0:
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
-                from .report.terminal import call_line
+                from ..report.terminal import call_line
 
                 reporter.ensure_newline()
                 for record in cost.records:
@@ -503,10 +503,10 @@ class LLMCostSession:
             self._update_baseline()
 
     def _write_reports(self, results: Results) -> None:
-        from .files import write_atomic
-        from .report.html import write_html
-        from .report.markdown import summary_markdown
-        from .report.model import build_report
+        from ..files import write_atomic
+        from ..report.html import write_html
+        from ..report.markdown import summary_markdown
+        from ..report.model import build_report
 
         findings = self.findings()
         comparisons = {comparison.nodeid: comparison for comparison in self.comparisons()}
@@ -549,7 +549,7 @@ class LLMCostSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.settings.enabled or self.is_worker:
             return
-        from .report.terminal import findings_lines, summary_lines
+        from ..report.terminal import findings_lines, summary_lines
 
         results = self.results_object()
         terminalreporter.write_sep("=", "LLM cost")

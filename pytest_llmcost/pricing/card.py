@@ -32,7 +32,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from .usage import Tokens
+from ..usage import Tokens
 
 __all__ = [
     "LocalModelPrice",

@@ -15,9 +15,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from .files import FileFormatError, dump_json, read_json, write_atomic
-from .pricing import RateCard
-from .usage import TestCost, Tokens, format_usd
+from ..files import FileFormatError, dump_json, read_json, write_atomic
+from ..pricing import RateCard
+from ..usage import TestCost, Tokens, format_usd
 
 __all__ = [
     "BASELINE_FORMAT",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .usage import Tokens
+from ..usage import Tokens
 
 __all__ = ["encoding_name", "estimate_tokens"]
 

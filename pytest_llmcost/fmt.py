@@ -1,0 +1,73 @@
+"""Every human format in one place: money, percentages, token counts, plurals, status labels.
+
+Pure functions over Decimal and int; nothing here imports pytest or any other module of the
+package, so every surface (terminal, HTML, Markdown, CLI, failure messages) formats alike.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+__all__ = ["format_usd", "growth", "money", "percent", "plural", "short_money", "signed_money", "tokens"]
+
+
+def format_usd(usd: Decimal) -> str:
+    """Dollars as an exact decimal string without exponent: ``Decimal('2.19E-4')`` -> ``0.000219``."""
+    text = format(usd, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def short_money(usd: Decimal) -> str:
+    """Dollars with three significant digits for messages: ``$0.0123``, ``$0.0000054``, ``$12.35``."""
+    if not usd:
+        return "$0"
+    sign = "-" if usd < 0 else ""
+    usd = abs(usd)
+    places = max(2, 2 - usd.adjusted())
+    text = f"{usd.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):,.{places}f}"
+    if "." in text:
+        whole, fraction = text.split(".")
+        fraction = fraction.rstrip("0").ljust(2, "0")
+        text = f"{whole}.{fraction}"
+    return f"{sign}${text}"
+
+
+def signed_money(usd: Decimal) -> str:
+    """``+$0.0023`` or ``-$0.0011``: a change in dollars."""
+    return ("+" if usd >= 0 else "-") + short_money(abs(usd))
+
+
+def money(usd: Decimal, places: int = 6) -> str:
+    """``$0.000219``: fixed places so columns line up; exact values live in the results file.
+
+    An amount too small for ``places`` is shown exactly (``$0.0000001``), never as $0.
+    """
+    quantum = Decimal(1).scaleb(-places)
+    rounded = usd.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    if not rounded and usd:
+        return f"${format_usd(usd)}"
+    return f"${rounded:,.{places}f}"
+
+
+def percent(ratio: Decimal) -> str:
+    """A signed ratio as a percentage with one decimal: ``Decimal('0.246')`` -> ``+24.6%``."""
+    return f"{ratio * 100:+.1f}%"
+
+
+def growth(delta_usd: Decimal, base_usd: Decimal | None) -> str:
+    """How much something grew: ``+24.6%``, or ``+$0.0012`` when there was nothing before."""
+    if base_usd:
+        return percent(delta_usd / base_usd)
+    return signed_money(delta_usd)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 test``, ``2 tests``, ``3 baseline entries`` (with ``many``)."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def tokens(count: int) -> str:
+    """``1,234 tokens``."""
+    return plural(count, "token")

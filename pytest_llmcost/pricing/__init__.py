@@ -1,0 +1,27 @@
+"""Pricing: the project's local price file and the genai-prices rate card (imported lazily)."""
+
+from __future__ import annotations
+
+from .card import (
+    LocalModelPrice,
+    LocalPrices,
+    Price,
+    PriceFileError,
+    RateCard,
+    RequestFee,
+    load_local_prices,
+    rate_card_label,
+    unpriced_snippet,
+)
+
+__all__ = [
+    "LocalModelPrice",
+    "LocalPrices",
+    "Price",
+    "PriceFileError",
+    "RateCard",
+    "RequestFee",
+    "load_local_prices",
+    "rate_card_label",
+    "unpriced_snippet",
+]
