@@ -71,8 +71,8 @@ def ensure_suite(root: Path | None, tests: int, calls: int) -> Path:
 
 
 def load_suite(root: Path) -> list[Cassette]:
-    from pytest_llmcost.cassettes import read_cassette
-    from pytest_llmcost.recording import use_cassette
+    from pytest_llmcost.capture.cassettes import read_cassette
+    from pytest_llmcost.capture.recording import use_cassette
 
     cassettes = []
     for path in sorted(root.glob("cassettes/*/*.yaml")):
@@ -89,7 +89,7 @@ def load_suite(root: Path) -> list[Cassette]:
 def _session(root: Path) -> Any:
     """The plugin object, as a run without xdist has it (only ``rootpath`` is read from the config)."""
     from pytest_llmcost.options import Settings
-    from pytest_llmcost.session import LLMCostSession
+    from pytest_llmcost.hooks.run import LLMCostSession
 
     return LLMCostSession(SimpleNamespace(rootpath=root), Settings())  # type: ignore[arg-type]
 
@@ -97,7 +97,7 @@ def _session(root: Path) -> Any:
 def time_capture(root: Path, cassettes: list[Cassette], repeat: int) -> float:
     """Seconds per interaction: ``Exchange`` built from vcrpy's request and response, then the sink."""
     from pytest_llmcost.meter import Ledger
-    from pytest_llmcost.recording import _exchange
+    from pytest_llmcost.capture.recording import _exchange
 
     session = _session(root)
     sink = session._capture

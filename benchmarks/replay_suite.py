@@ -89,7 +89,7 @@ if MODE == "recording":
 
         @pytest.fixture
         def llm(request: pytest.FixtureRequest) -> Iterator[Clients]:
-            from pytest_llmcost.session import default_cassette_path
+            from pytest_llmcost.hooks.run import default_cassette_path
 
             cassette = request.getfixturevalue("vcr")
             assert Path(cassette._path).resolve() == default_cassette_path(request.node).resolve()
@@ -363,8 +363,8 @@ def check_cassettes(root: Path, tests: int, calls: int) -> int:
     """Every test has its cassette, at pytest-recording's default path, with ``calls`` interactions."""
     from pytest_recording.plugin import get_default_cassette_name
 
-    from pytest_llmcost.cassettes import read_cassette
-    from pytest_llmcost.recording import cassette_path
+    from pytest_llmcost.capture.cassettes import read_cassette
+    from pytest_llmcost.capture.recording import cassette_path
 
     found = sorted(root.glob("cassettes/*/*.yaml"))
     if len(found) != tests:

@@ -40,7 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pytest_llmcost.baseline import Baseline, entry_of  # noqa: E402
+from pytest_llmcost.gate.baseline import Baseline, entry_of  # noqa: E402
 from pytest_llmcost.pricing import LocalModelPrice, LocalPrices, RateCard  # noqa: E402
 from pytest_llmcost.report.html import render_html  # noqa: E402
 from pytest_llmcost.report.model import DETAIL_LIMIT, Report, build_report  # noqa: E402

@@ -199,7 +199,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _delta(value: str) -> object:
-    from .gate.baseline import parse_allowance
+    from .gate.allowance import parse_allowance
 
     try:
         return parse_allowance(value)
@@ -303,7 +303,7 @@ def _update_baseline(args: argparse.Namespace, out: TextIO) -> int:
                 f"--prune needs results from a run of the whole suite, and {args.results} comes from a run "
                 "that selected tests; run `pytest --llm-cost` without selecting tests first"
             )
-        prune = set(baseline.entries) - set(results.collected)
+        prune = set(baseline.entries) - set(results.collected) - set(results.tests)
     new, summary = update(baseline, results.accepted(), prune=prune)
     skipped = sorted(set(results.tests) - set(results.accepted()))
     for label, nodeids in (("added", summary.added), ("changed", summary.changed), ("removed", summary.removed)):
@@ -323,30 +323,17 @@ def _update_baseline(args: argparse.Namespace, out: TextIO) -> int:
 
 def _report(args: argparse.Namespace, out: TextIO) -> int:
     from .files import write_atomic
-    from .gate.baseline import load_baseline
     from .report.html import write_html
     from .report.markdown import summary_markdown
     from .report.model import build_report
     from .results import load_results
 
     results = load_results(args.results)
-    if args.baseline is not None and not args.baseline.exists():
-        raise CLIError(f"{args.baseline}: no such baseline file; give an existing baseline, or leave out --baseline")
-    baseline = load_baseline(args.baseline or Path("llm-cost-baseline.json"))
-    card = _card(args.prices)
-    stale: list[str] = []
-    if baseline.exists and results.collected is not None:
-        stale = sorted(set(baseline.entries) - set(results.collected))
-    noise_floor = args.noise_floor
-    if noise_floor is None:
-        noise_floor = Decimal(results.gate.get("noise_floor", "0.0001"))
-    report = build_report(
-        results,
-        baseline=baseline if baseline.exists else None,
-        card=card,
-        noise_floor=noise_floor,
-        stale=stale,
-    )
+    if args.baseline is not None or args.noise_floor is not None:
+        results, run = _rejudged(results, args)
+    else:
+        run = results.run_verdict()  # the run's own judgement, as it was made
+    report = build_report(results, run)
     write_html(report, args.output)
     out.write(f"report: {args.output}\n")
     if args.markdown is not None:
@@ -354,6 +341,22 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
         write_atomic(args.markdown, summary_markdown(report, report_link=link))
         out.write(f"summary: {args.markdown}\n")
     return EXIT_OK
+
+
+def _rejudged(results: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    """``results`` judged again by the gate against ``--baseline`` (or with ``--noise-floor``), with the run's rules."""
+    import dataclasses
+
+    from .gate.baseline import load_baseline
+    from .gate.rejudge import judge_results
+
+    path = args.baseline or Path("llm-cost-baseline.json")
+    if args.baseline is not None and not args.baseline.exists():
+        raise CLIError(f"{args.baseline}: no such baseline file; give an existing baseline, or leave out --baseline")
+    rules = results.rules
+    if args.noise_floor is not None:
+        rules = dataclasses.replace(rules, noise_floor=args.noise_floor)
+    return judge_results(results, load_baseline(path), _card(args.prices), rules=rules, label=str(path))
 
 
 def _entries(path: Path) -> dict[str, Any]:
@@ -372,7 +375,7 @@ def _entries(path: Path) -> dict[str, Any]:
 
 
 def _diff(args: argparse.Namespace, out: TextIO) -> int:
-    from .gate.baseline import DiffRow, diff_entries
+    from .gate.compare import DiffRow, diff_entries
     from .pricing import rate_card_label
     from .report.markdown import code as md_code
     from .report.markdown import dollars as md_dollars
@@ -400,8 +403,7 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
         # As the pytest gate judges: the total, and each test and step present in both files
         # (a new test is not a regression of anything; it counts in the total).
         for row in (*[row for row in rows if row.base_usd is not None and row.head_usd is not None], total):
-            base = row.base_usd or Decimal(0)
-            if row.delta_usd >= floor and args.fail_on.exceeded(row.delta_usd, base, row.head_tokens - row.base_tokens):
+            if row.over(args.fail_on, floor):
                 over.append(row)
     changed = [row for row in tests if row.delta_usd or row.base_usd is None or row.head_usd is None]
     added = sum(1 for row in tests if row.base_usd is None)
@@ -465,7 +467,7 @@ def _where(row: Any) -> str:
 
 
 def _growth(row: Any) -> str:
-    from .gate.baseline import describe_ratio
+    from .gate.allowance import describe_ratio
 
     return "+" + (describe_ratio(row.delta_ratio) if row.delta_ratio is not None else "$" + format_usd(row.delta_usd))
 
@@ -473,46 +475,71 @@ def _growth(row: Any) -> str:
 def _merge(args: argparse.Namespace, out: TextIO) -> int:
     from .pricing import rate_card_label
     from .results import Results, load_results
+    from .usage import TestCost
 
     merged: dict[str, Any] = {}
     origin: dict[str, Path] = {}
     outcomes: dict[str, str] = {}
-    statuses: dict[str, str] = {}
+    verdicts: dict[str, Any] = {}
     runs: dict[str, int] = {}
+    unattributed: list[TestCost] = []
+    new: set[str] = set()
+    stale: set[str] | None = None
     collected: set[str] | None = set()
-    rate_card: dict[str, Any] | None = None
-    card_from: Path | None = None
+    first: Results | None = None
+    first_path: Path | None = None
     for path in args.results:
         results = load_results(path)
-        if rate_card is None:
-            rate_card, card_from = dict(results.rate_card), path
-        elif dict(results.rate_card) != rate_card:
+        if first is None:
+            first, first_path = results, path
+        elif dict(results.rate_card) != dict(first.rate_card):
             raise CLIError(
-                f"{path} was priced by {rate_card_label(results.rate_card)}, {card_from} by "
-                f"{rate_card_label(rate_card)}; merge the results of one run"
+                f"{path} was priced by {rate_card_label(results.rate_card)}, {first_path} by "
+                f"{rate_card_label(first.rate_card)}; merge the results of one run"
+            )
+        elif results.rules.to_json() != first.rules.to_json():
+            raise CLIError(
+                f"{path} was judged with {_rules_text(results.rules)}, {first_path} with {_rules_text(first.rules)}; "
+                "run every shard with the same llm-cost options"
             )
         for nodeid, test in results.tests.items():
             if nodeid in merged:
+                if results.kind(nodeid) == "fixture":  # a wide fixture set up in two shards: one entry
+                    continue
                 raise CLIError(f"{nodeid} is in both {origin[nodeid]} and {path}: a test must run in one shard only")
             merged[nodeid], origin[nodeid] = test, path
-        outcomes.update(results.outcomes)
-        statuses.update(results.statuses)
+            outcomes[nodeid] = results.outcomes.get(nodeid, "passed")
+            if nodeid in results.verdicts:
+                verdicts[nodeid] = results.verdicts[nodeid]
         runs.update(results.runs_per_day)
+        unattributed += results.unattributed
+        new |= set(results.run.get("new", ()))
+        shard_stale = set(results.run.get("stale", ()))
+        stale = shard_stale if stale is None else stale & shard_stale
         if results.collected is None or collected is None:
             collected = None
         else:
             collected |= set(results.collected)
+    assert first is not None
     combined = Results(
         tests=merged,
-        rate_card=rate_card or {},
+        rate_card=first.rate_card,
         outcomes=outcomes,
         collected=None if collected is None else tuple(sorted(collected)),
-        statuses=statuses,
+        verdicts=verdicts,
         runs_per_day=runs,
+        rules=first.rules,
+        run={**first.run, "new": sorted(new), "stale": sorted(stale or ())},
+        unattributed=tuple(unattributed),
     )
     combined.write(args.output)
     out.write(f"{args.output}: {len(merged)} tests from {len(args.results)} results files\n")
     return EXIT_OK
+
+
+def _rules_text(rules: Any) -> str:
+    data = rules.to_json()
+    return ", ".join(f"{key} {value}" for key, value in sorted(data.items()))
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -8,7 +8,29 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 
-__all__ = ["format_usd", "growth", "money", "percent", "plural", "short_money", "signed_money", "tokens"]
+__all__ = [
+    "STATUS_LABELS",
+    "format_usd",
+    "growth",
+    "money",
+    "percent",
+    "plural",
+    "short_money",
+    "signed_money",
+    "tokens",
+]
+
+#: How a status reads in a report (the gate's ``Status`` values); ``failed`` is a test that failed otherwise.
+STATUS_LABELS = {
+    "regressed": "regressed",
+    "over_budget": "over budget",
+    "unknown_step": "unknown step",
+    "unpriced": "unpriced",
+    "failed": "failed",
+    "new": "new",
+    "improved": "improved",
+    "ok": "ok",
+}
 
 
 def format_usd(usd: Decimal) -> str:

@@ -23,9 +23,12 @@ from .usage import Call, StepCost, TestCost, Tokens, format_usd
 if TYPE_CHECKING:
     from .pricing import RateCard
 
-__all__ = ["Captured", "LLMCost", "Ledger", "current_step", "measure", "step"]
+__all__ = ["OWNER", "Captured", "LLMCost", "Ledger", "current_step", "measure", "step"]
 
 _STEP: contextvars.ContextVar[str | None] = contextvars.ContextVar("llm_cost_step", default=None)
+#: The ledger that owns the calls made in this context: the running test's, or a wide fixture's
+#: while it is set up or torn down. Tasks and threads started with a copy of the context follow it.
+OWNER: contextvars.ContextVar[Ledger | None] = contextvars.ContextVar("llm_cost_owner", default=None)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,19 +109,27 @@ class Captured:
 class Ledger:
     """The exchanges one test consumed, in order. Appending is thread-safe and cheap."""
 
-    __slots__ = ("_lock", "captured", "final", "nodeid")
+    __slots__ = ("_closed", "_lock", "captured", "final", "nodeid")
 
     def __init__(self, nodeid: str) -> None:
         self.nodeid = nodeid
         self.captured: list[Captured] = []
         self.final: TestCost | None = None
+        self._closed = False
         self._lock = threading.Lock()
 
-    def close(self, final: TestCost) -> None:
-        """The test is over: keep its cost, let its exchanges (bodies, parsed JSON) go."""
+    def close(self, final: TestCost | None) -> None:
+        """The test is over: keep its cost (when measured), let its exchanges (bodies, parsed JSON) go."""
         with self._lock:
-            self.final = final
-            self.captured = []
+            self._closed = True
+            if final is not None:
+                self.final = final
+                self.captured = []
+
+    @property
+    def closed(self) -> bool:
+        """The test (or fixture) is over: a call arriving now belongs to nobody."""
+        return self._closed
 
     def add(self, exchange: Exchange, cassette: str | None, interaction: int | None) -> None:
         item = Captured(exchange, _STEP.get(), cassette, interaction)
@@ -170,7 +181,9 @@ def measure(nodeid: str, captured: Sequence[Captured], card: RateCard) -> TestCo
         provider = card.provider_for(exchange.host, exchange.url, found.provider)
         where = (seq, item.step, provider, found.api, item.cassette, item.interaction)
         if found.status == "not_billed":
-            records.append(_call(where, found.model, Tokens(), None, note=found.reason, unpriced=False))
+            records.append(
+                _call(where, found.model, Tokens(), Decimal(0), note=found.reason, unpriced=False, billed=False)
+            )
         elif found.status == "missing":
             prompt, completion = providers.texts(exchange)
             tokens = estimate_tokens(prompt, completion, found.model)
@@ -195,6 +208,7 @@ def _call(
     estimated: bool = False,
     part: str | None = None,
     note: str | None = None,
+    billed: bool = True,
 ) -> Call:
     """One metered line; ``usd`` None means no price was found (recorded as $0, labelled unpriced)."""
     seq, step, provider, api, cassette, interaction = where
@@ -212,6 +226,7 @@ def _call(
         cassette=cassette,
         interaction=interaction,
         note=note,
+        billed=billed,
     )
 
 

@@ -13,7 +13,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-from .gate.baseline import Allowance, parse_allowance
+from .gate.allowance import Allowance, parse_allowance
+from .gate.judge import Rules
 
 __all__ = ["OPTIONS", "Option", "OptionError", "Settings", "parse_choice", "parse_path"]
 
@@ -259,6 +260,17 @@ class Settings:
     def recording(self) -> bool:
         """True when cassettes may reach the real API (and spend money)."""
         return self.record_mode != "none"
+
+    def rules(self) -> Rules:
+        """How this run judges, for the gate."""
+        return Rules(
+            tolerance=self.tolerance,
+            noise_floor=self.noise_floor,
+            strict=self.strict,
+            updating=self.update,
+            unpriced=self.unpriced,
+            prices=str(self.prices_path),
+        )
 
     @classmethod
     def from_config(cls, config: Any) -> Settings:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .hooks.run import SESSION_KEY, LLMCostSession, default_cassette_path
+from .hooks.run import SESSION_KEY, Run, default_cassette_path
 from .meter import LLMCost
 from .options import OPTIONS, OptionError, Settings
 
@@ -54,9 +54,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "limit a test's LLM cost under --llm-cost: absolute dollars and tokens, an allowed delta over its "
         "baseline ('10%', '$0.002', '500 tokens'), and per-step limits ({'synthesis': 0.02})",
     )
-    session = LLMCostSession(config, settings)
-    config.stash[SESSION_KEY] = session
-    config.pluginmanager.register(session, "llm_cost_session")
+    run = Run(config, settings)
+    config.stash[SESSION_KEY] = run
+    config.pluginmanager.register(run, "llm_cost_session")
 
 
 @pytest.fixture
@@ -86,5 +86,5 @@ def llm_cost(
     ``llm_cost.step("name")`` attributes calls to a step; ``llm_cost.usd``, ``.tokens`` and
     ``.calls`` tell what the test has consumed so far.
     """
-    session = request.config.stash[SESSION_KEY]
-    yield from session.fixture(request, llm_cost_cassette_path, llm_cost_vcr_config)
+    run = request.config.stash[SESSION_KEY]
+    yield from run.fixture(request, llm_cost_cassette_path, llm_cost_vcr_config)

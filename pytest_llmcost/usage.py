@@ -129,6 +129,8 @@ class Call:
     requests: int = 0
     """Per-request fees charged by the local price file (a web-search API): count of requests."""
     note: str | None = None
+    billed: bool = True
+    """False for an attempt the provider billed nothing for (an HTTP 429 or 5xx): listed, never counted as a call."""
 
     @property
     def is_llm(self) -> bool:
@@ -154,6 +156,8 @@ class Call:
             data["requests"] = self.requests
         if self.note is not None:
             data["note"] = self.note
+        if not self.billed:
+            data["billed"] = False
         return data
 
     @classmethod
@@ -173,6 +177,7 @@ class Call:
             interaction=data.get("interaction"),
             requests=int(data.get("requests", 0)),
             note=data.get("note"),
+            billed=bool(data.get("billed", True)),
         )
 
 
@@ -206,7 +211,7 @@ class TestCost:
             if record.step is None:
                 continue
             usd, tokens, seqs = per_step.get(record.step, (Decimal(0), Tokens(), set()))
-            if not record.requests:
+            if not record.requests and record.billed:
                 seqs.add(record.seq)
             per_step[record.step] = (usd + record.usd, tokens + record.tokens, seqs)
         steps = {
@@ -225,7 +230,12 @@ class TestCost:
     @cached_property
     def calls(self) -> int:
         """LLM interactions metered (a multi-line interaction counts once; per-request fees do not count)."""
-        return len({record.seq for record in self.records if not record.requests})
+        return len({record.seq for record in self.records if not record.requests and record.billed})
+
+    @cached_property
+    def attempts(self) -> int:
+        """Requests the provider billed nothing for (rate limits, server errors): listed apart from calls."""
+        return len({record.seq for record in self.records if not record.billed})
 
     @cached_property
     def requests(self) -> int:

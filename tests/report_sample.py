@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from pytest_llmcost.gate.baseline import Baseline, Book, Entry, Line, entry_of, parse_allowance
+from pytest_llmcost.gate.allowance import parse_allowance
+from pytest_llmcost.gate.baseline import Baseline, Book, Entry, Line, entry_of
+from pytest_llmcost.gate.judge import Rules, Status, Verdict
+from pytest_llmcost.gate.rejudge import judge_results
 from pytest_llmcost.pricing import LocalModelPrice, LocalPrices, RateCard, RequestFee
 from pytest_llmcost.report.model import Report, build_report
 from pytest_llmcost.results import Results
@@ -186,7 +190,30 @@ def _older_prices(entry: Entry) -> Entry:
     return Entry(total=reprice(entry.total), steps={path: reprice(book) for path, book in entry.steps.items()})
 
 
-def sample_report(**overrides: object) -> Report:
+def judged_report(
+    results: Results,
+    *,
+    baseline: Baseline | None = None,
+    card: RateCard = CARD,
+    allowance: str = "5%",
+    noise_floor: Decimal = Decimal(0),
+    stale: Collection[str] = (),
+    statuses: Mapping[str, str] | None = None,
+    **options: Any,
+) -> Report:
+    """``results`` judged by the gate as a run judges (``statuses`` preset failing verdicts), then reported."""
+    preset = {
+        nodeid: Verdict(nodeid, Status(status), True, ((Status(status), f"preset {status}"),))
+        for nodeid, status in (statuses or {}).items()
+    }
+    results = dataclasses.replace(results, verdicts={**results.verdicts, **preset})
+    rules = Rules(tolerance=parse_allowance(allowance), noise_floor=noise_floor)
+    judged, run = judge_results(results, baseline or Baseline(), card, rules=rules)
+    run = dataclasses.replace(run, stale=tuple(sorted(stale)))
+    return build_report(judged, run, **options)
+
+
+def sample_report(**overrides: Any) -> Report:
     """The sample as :func:`build_report` makes it, with a fixed clock."""
     tests, written = sample_tests()
     entries = {nodeid: _older_prices(entry_of(cost)) for nodeid, cost in written.items()}
@@ -196,22 +223,20 @@ def sample_report(**overrides: object) -> Report:
     results = Results(
         tests=tests,
         rate_card=RATE_CARD,
-        statuses={"tests/test_agent.py::test_tool_loop": "over_budget"},
         runs_per_day={
             "tests/test_agent.py::test_refund_flow": 1_200,
             "tests/test_search.py::test_answer_with_sources": 5_000,
             "tests/test_triage.py::test_triage_batch": 300,
         },
     )
-    options: dict[str, object] = {
+    options: dict[str, Any] = {
         "baseline": baseline,
-        "card": CARD,
-        "allowance": parse_allowance("5%"),
+        "statuses": {"tests/test_agent.py::test_tool_loop": "over_budget"},
         "stale": ["tests/test_old.py::test_removed_feature"],
         "clock": lambda: CLOCK,
     }
     options.update(overrides)
-    return build_report(results, **options)  # type: ignore[arg-type]
+    return judged_report(results, **options)
 
 
 def main(argv: list[str]) -> int:

@@ -1,14 +1,13 @@
-"""The committed cost baseline: load, compare, update. Pure functions over plain data.
+"""The committed cost baseline: what it holds, reading, pricing and updating it. Pure functions.
 
-``llm-cost-baseline.json`` holds, for each test, the token usage per model (and per step),
-the call counts, and the dollars as priced when it was written (for reading only). A
-comparison prices the baseline's usage and the current usage with one rate card, so a
-price-list change never fails a test; it is reported apart, as price drift.
+``llm-cost-baseline.json`` holds, for each test (and each fixture wider than a test), the token
+usage per model and per step, the call counts, the dollars as priced when it was written (for
+reading only), and each call's own token vector, so that the baseline is re-priced call by
+call exactly as the calls were metered: long-context tiers follow each call's own input.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -16,31 +15,29 @@ from pathlib import Path
 from typing import Any
 
 from ..files import FileFormatError, dump_json, read_json, write_atomic
+from ..fmt import format_usd
 from ..pricing import RateCard
-from ..usage import TestCost, Tokens, format_usd
+from ..usage import TOKEN_KINDS, TestCost, Tokens
 
 __all__ = [
     "BASELINE_FORMAT",
-    "Allowance",
+    "REQUEST_FEES",
     "Baseline",
     "Book",
-    "Comparison",
-    "DiffRow",
     "Entry",
     "Line",
-    "StepDelta",
     "UpdateSummary",
     "book_of",
-    "compare",
-    "diff_entries",
     "entry_of",
     "load_baseline",
-    "parse_allowance",
     "price_book",
     "update",
 ]
 
-BASELINE_FORMAT = 1
+BASELINE_FORMAT = 2
+#: Formats this version reads. Format 1 kept no per-call usage: its multi-call lines are priced
+#: on their average input per call, exact unless their calls straddle a long-context tier.
+READABLE_FORMATS = (1, 2)
 #: The provider name under which per-request fees (a web-search API) are kept.
 REQUEST_FEES = "request"
 
@@ -56,17 +53,31 @@ class Line:
     tokens: Tokens = field(default_factory=Tokens)
     requests: int = 0
     usd: Decimal = Decimal(0)
-    """Dollars as priced when the baseline was written; comparisons re-price ``tokens``."""
+    """Dollars as priced when the baseline was written; comparisons re-price the usage."""
+    per_call: tuple[Tokens, ...] = ()
+    """Each call's own token vector (kept when there is more than one call), to re-price exactly."""
 
     def __add__(self, other: Line) -> Line:
         return Line(
-            self.calls + other.calls, self.tokens + other.tokens, self.requests + other.requests, self.usd + other.usd
+            self.calls + other.calls,
+            self.tokens + other.tokens,
+            self.requests + other.requests,
+            self.usd + other.usd,
+            self.calls_tokens() + other.calls_tokens(),
         )
+
+    def calls_tokens(self) -> tuple[Tokens, ...]:
+        """Each call's tokens: ``per_call``, or the one call's; empty when unknown (format 1)."""
+        if self.per_call:
+            return self.per_call
+        return (self.tokens,) if self.calls == 1 else ()
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"calls": self.calls, "tokens": self.tokens.to_json(), "usd": format_usd(self.usd)}
         if self.requests:
             data["requests"] = self.requests
+        if self.calls > 1 and len(self.per_call) == self.calls:
+            data["per_call"] = [[getattr(tokens, kind) for kind in TOKEN_KINDS] for tokens in self.per_call]
         return data
 
 
@@ -94,7 +105,7 @@ class Book:
 
 @dataclass(frozen=True)
 class Entry:
-    """One test in the baseline: its total and its named steps."""
+    """One test (or wide fixture) in the baseline: its total and its named steps."""
 
     total: Book
     steps: Mapping[str, Book] = field(default_factory=dict)
@@ -114,11 +125,15 @@ class Baseline:
     def to_json(self) -> dict[str, Any]:
         return {
             "format": BASELINE_FORMAT,
+            "token_kinds": list(TOKEN_KINDS),
             "tests": {nodeid: entry.to_json() for nodeid, entry in sorted(self.entries.items())},
         }
 
     def write(self, path: Path) -> None:
         write_atomic(path, dump_json(self.to_json()))
+
+
+# -- reading ------------------------------------------------------------------------------------
 
 
 def _bad(path: Path, where: str, problem: str) -> FileFormatError:
@@ -128,7 +143,35 @@ def _bad(path: Path, where: str, problem: str) -> FileFormatError:
     )
 
 
-def _book_from_json(path: Path, where: str, data: Any) -> Book:
+def _usd(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"a dollar amount must be a decimal string, got {value!r}")
+    amount = Decimal(str(value))
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"a dollar amount must be a finite number >= 0, got {value!r}")
+    return amount
+
+
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"a count must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def _per_call(raw: Any, kinds: tuple[str, ...], calls: int) -> tuple[Tokens, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) != calls:
+        raise ValueError(f"'per_call' must list one token vector for each of the {calls} calls")
+    found = []
+    for vector in raw:
+        if not isinstance(vector, list) or len(vector) != len(kinds):
+            raise ValueError(f"each 'per_call' vector must have {len(kinds)} counts ({', '.join(kinds)})")
+        found.append(Tokens.from_json(dict(zip(kinds, vector, strict=True))))
+    return tuple(found)
+
+
+def _book_from_json(path: Path, where: str, data: Any, kinds: tuple[str, ...]) -> Book:
     if not isinstance(data, dict):
         raise _bad(path, where, "expected an object")
     models: dict[tuple[str, str], Line] = {}
@@ -143,11 +186,13 @@ def _book_from_json(path: Path, where: str, data: Any) -> Book:
             if not isinstance(raw, dict):
                 raise _bad(path, here, "expected an object")
             try:
+                calls = _count(raw.get("calls", 0))
                 models[(provider, model)] = Line(
-                    calls=_count(raw.get("calls", 0)),
+                    calls=calls,
                     tokens=Tokens.from_json(raw.get("tokens", {})),
                     requests=_count(raw.get("requests", 0)),
-                    usd=Decimal(str(raw.get("usd", "0"))),
+                    usd=_usd(raw.get("usd", "0")),
+                    per_call=_per_call(raw.get("per_call"), kinds, calls),
                 )
             except (ValueError, InvalidOperation) as exc:
                 raise _bad(path, here, str(exc) or "not a number") from None
@@ -156,12 +201,6 @@ def _book_from_json(path: Path, where: str, data: Any) -> Book:
     except ValueError as exc:
         raise _bad(path, where, str(exc)) from None
     return Book(models=models, calls=calls)
-
-
-def _count(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"a count must be a whole number >= 0, got {value!r}")
-    return value
 
 
 def load_baseline(path: Path) -> Baseline:
@@ -174,11 +213,15 @@ def load_baseline(path: Path) -> Baseline:
         raise FileFormatError(
             f"{path}: not an llm-cost baseline (no 'format'). Move it away, or point --llm-cost-baseline elsewhere"
         )
-    if data["format"] != BASELINE_FORMAT:
+    if data["format"] not in READABLE_FORMATS:
         raise FileFormatError(
             f"{path}: baseline format {data['format']!r} is not supported by this pytest-llmcost "
-            f"(it reads format {BASELINE_FORMAT}); upgrade pytest-llmcost"
+            f"(it reads formats {', '.join(map(str, READABLE_FORMATS))}); upgrade pytest-llmcost"
         )
+    kinds_raw = data.get("token_kinds", list(TOKEN_KINDS))
+    if not isinstance(kinds_raw, list) or not all(isinstance(kind, str) for kind in kinds_raw):
+        raise _bad(path, "token_kinds", "expected a list of token kind names")
+    kinds = tuple(kinds_raw)
     tests = data.get("tests", {})
     if not isinstance(tests, dict):
         raise _bad(path, "tests", "expected an object of test ids")
@@ -190,8 +233,10 @@ def load_baseline(path: Path) -> Baseline:
         if not isinstance(steps_raw, dict):
             raise _bad(path, f"{nodeid}.steps", "expected an object of step paths")
         entries[nodeid] = Entry(
-            total=_book_from_json(path, nodeid, raw),
-            steps={step: _book_from_json(path, f"{nodeid}.steps.{step}", book) for step, book in steps_raw.items()},
+            total=_book_from_json(path, nodeid, raw, kinds),
+            steps={
+                step: _book_from_json(path, f"{nodeid}.steps.{step}", book, kinds) for step, book in steps_raw.items()
+            },
         )
     return Baseline(path=path, entries=entries, exists=True)
 
@@ -200,10 +245,15 @@ def load_baseline(path: Path) -> Baseline:
 
 
 def book_of(cost: TestCost, step: str | None = None, *, within: bool = False) -> Book:
-    """The usage of a test (``step`` None), of one step path, or (``within``) of a step and its sub-steps."""
+    """The usage of a test (``step`` None), of one step path, or (``within``) of a step and its sub-steps.
+
+    Attempts that billed nothing (an HTTP 429 or 5xx) are not part of it.
+    """
     models: dict[tuple[str, str], Line] = {}
     seqs: set[int] = set()
     for record in cost.records:
+        if not record.billed:
+            continue
         if step is not None:
             if record.step is None:
                 continue
@@ -211,10 +261,11 @@ def book_of(cost: TestCost, step: str | None = None, *, within: bool = False) ->
                 continue
         if record.requests:
             key = (REQUEST_FEES, record.model or record.provider)
+            line = Line(requests=record.requests, usd=record.usd)
         else:
             key = (record.provider, record.model or "?")
             seqs.add(record.seq)
-        line = Line(calls=0 if record.requests else 1, tokens=record.tokens, requests=record.requests, usd=record.usd)
+            line = Line(calls=1, tokens=record.tokens, usd=record.usd)
         models[key] = models[key] + line if key in models else line
     return Book(models=models, calls=len(seqs))
 
@@ -223,22 +274,18 @@ def entry_of(cost: TestCost) -> Entry:
     return Entry(total=book_of(cost), steps={path: book_of(cost, path) for path in cost.steps})
 
 
-# -- pricing books with one card -------------------------------------------------------------
+# -- pricing a book with one card ----------------------------------------------------------------
 
 
 def price_book(book: Book, card: RateCard) -> tuple[Decimal, bool]:
-    """The dollars of ``book`` at ``card``'s prices, and whether every line could be priced.
+    """The dollars of ``book`` at ``card``'s prices, call by call, and whether every line could be priced.
 
     Lines the card cannot price keep the dollars they were written with.
     """
     total = Decimal(0)
     complete = True
     for (provider, model), line in book.models.items():
-        if provider == REQUEST_FEES:
-            fee = card.local.fee_named(model)
-            total += line.usd if fee is None else fee.usd * line.requests
-            continue
-        usd = card.price_aggregate(provider, model, line.tokens, line.calls)
+        usd = _price_line(provider, model, line, card)
         if usd is None:
             complete = False
             total += line.usd
@@ -247,150 +294,20 @@ def price_book(book: Book, card: RateCard) -> tuple[Decimal, bool]:
     return total, complete
 
 
-# -- allowed deltas ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Allowance:
-    """How much more a test may cost than its baseline before it fails.
-
-    Any combination of a percentage, a dollar amount and a token count; a change fails only
-    when it exceeds every part given (the largest allowance wins), and never when the dollar
-    increase is below the noise floor.
-    """
-
-    ratio: Decimal | None = None
-    usd: Decimal | None = None
-    tokens: int | None = None
-    text: str = ""
-
-    def exceeded(self, change_usd: Decimal, base_usd: Decimal, change_tokens: int) -> bool:
-        """True when an increase of ``change_usd`` (and ``change_tokens``) is over every allowance given."""
-        if change_usd <= 0:
-            return False
-        if self.ratio is not None and change_usd <= base_usd * self.ratio:
-            return False
-        if self.usd is not None and change_usd <= self.usd:
-            return False
-        return not (self.tokens is not None and change_tokens <= self.tokens)
-
-    def __str__(self) -> str:
-        return self.text
-
-
-_TERM = re.compile(
-    r"^\s*(?:(?P<pct>[0-9]*\.?[0-9]+)\s*%|\$\s*(?P<usd>[0-9]*\.?[0-9]+)|(?P<tok>[0-9][0-9_,]*)\s*tokens?"
-    r"|(?P<frac>0?\.[0-9]+|0|1(?:\.0+)?))\s*$",
-    re.IGNORECASE,
-)
-
-
-def parse_allowance(value: object) -> Allowance:
-    """``"10%"``, ``0.1``, ``"$0.002"``, ``"500 tokens"``, or several joined by ``+``: ``"5% + $0.001"``."""
-    if isinstance(value, Allowance):
-        return value
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        raise ValueError(f"{value!r} is not an allowed delta; use e.g. '10%', '$0.002' or '500 tokens'")
-    text = str(value).strip()
-    ratio: Decimal | None = None
-    usd: Decimal | None = None
-    tokens: int | None = None
-    parts = text.split("+")
-    if not text or any(not part.strip() for part in parts):
-        raise ValueError(f"{value!r} is not an allowed delta; use e.g. '10%', '$0.002' or '500 tokens'")
-    for part in parts:
-        match = _TERM.match(part)
-        if match is None:
-            raise ValueError(
-                f"{part.strip()!r} in {text!r} is not an allowed delta; use a percentage ('10%'), "
-                "a fraction (0.1), dollars ('$0.002') or tokens ('500 tokens'), joined by '+'"
-            )
-        if match["pct"] is not None:
-            ratio = Decimal(match["pct"]) / 100
-        elif match["frac"] is not None:
-            ratio = Decimal(match["frac"])
-        elif match["usd"] is not None:
-            usd = Decimal(match["usd"])
-        else:
-            tokens = int(match["tok"].replace("_", "").replace(",", ""))
-    return Allowance(ratio=ratio, usd=usd, tokens=tokens, text=text)
-
-
-def describe_ratio(ratio: Decimal) -> str:
-    """A ratio as a percentage with one decimal: ``Decimal('0.2461841')`` -> ``24.6%``."""
-    return f"{ratio * 100:.1f}%"
-
-
-# -- comparing ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StepDelta:
-    """Baseline and current dollars of one step (or the test, ``path`` None), at today's prices."""
-
-    path: str | None
-    base_usd: Decimal | None
-    now_usd: Decimal
-    base_tokens: int
-    now_tokens: int
-    allowed: bool = True
-
-    @property
-    def delta_usd(self) -> Decimal:
-        return self.now_usd - (self.base_usd or Decimal(0))
-
-    @property
-    def delta_ratio(self) -> Decimal | None:
-        if not self.base_usd:
+def _price_line(provider: str, model: str, line: Line, card: RateCard) -> Decimal | None:
+    if provider == REQUEST_FEES:
+        fee = card.local.fee_named(model)
+        return line.usd if fee is None else fee.usd * line.requests  # a fee no longer listed: as written
+    calls = line.calls_tokens()
+    if not calls and line.calls:  # format 1: only the total is known
+        return card.price_aggregate(provider, model, line.tokens, line.calls)
+    total = Decimal(0)
+    for tokens in calls:
+        usd = card.price(provider, model, tokens).usd
+        if usd is None:
             return None
-        return self.delta_usd / self.base_usd
-
-
-@dataclass(frozen=True)
-class Comparison:
-    nodeid: str
-    total: StepDelta
-    steps: tuple[StepDelta, ...]
-    allowance: Allowance
-    drift_usd: Decimal = Decimal(0)
-    """How much more today's prices charge for the baseline's usage than when it was written."""
-
-    @property
-    def regressions(self) -> tuple[StepDelta, ...]:
-        """The total and the steps whose increase is over the allowance."""
-        return tuple(delta for delta in (self.total, *self.steps) if not delta.allowed)
-
-    @property
-    def regressed(self) -> bool:
-        return bool(self.regressions)
-
-    improved: bool = False
-    """Cheaper than the baseline by more than the allowance: a hint to update it."""
-
-
-def compare(
-    nodeid: str, entry: Entry, cost: TestCost, card: RateCard, allowance: Allowance, noise_floor: Decimal
-) -> Comparison:
-    """Compare a test's metered cost with its baseline entry, both priced by ``card``."""
-
-    def over(change_usd: Decimal, base_usd: Decimal, change_tokens: int) -> bool:
-        return change_usd >= noise_floor and allowance.exceeded(change_usd, base_usd, change_tokens)
-
-    def delta(path: str | None, base: Book | None, now: Book) -> StepDelta:
-        base_usd = price_book(base, card)[0] if base is not None else None
-        now_usd = price_book(now, card)[0]
-        base_tokens = base.tokens.total if base is not None else 0
-        now_tokens = now.tokens.total
-        allowed = base_usd is None or not over(now_usd - base_usd, base_usd, now_tokens - base_tokens)
-        return StepDelta(path, base_usd, now_usd, base_tokens, now_tokens, allowed)
-
-    total = delta(None, entry.total, book_of(cost))
-    steps = tuple(delta(path, book, book_of(cost, path)) for path, book in sorted(entry.steps.items()))
-    new_steps = tuple(delta(path, None, book_of(cost, path)) for path in sorted(set(cost.steps) - set(entry.steps)))
-    base_usd = total.base_usd or Decimal(0)
-    improved = over(base_usd - total.now_usd, base_usd, total.base_tokens - total.now_tokens)
-    drift = base_usd - entry.total.usd
-    return Comparison(nodeid, total, steps + new_steps, allowance, drift, improved)
+        total += usd
+    return total
 
 
 # -- updating -----------------------------------------------------------------------------------
@@ -421,7 +338,7 @@ def update(
     added: list[str] = []
     changed: list[str] = []
     for nodeid, cost in sorted(accepted.items()):
-        if not cost.records:
+        if not cost.calls and not cost.requests:
             continue
         new = entry_of(cost)
         old = entries.get(nodeid)
@@ -433,75 +350,3 @@ def update(
     removed = [nodeid for nodeid in sorted(set(prune)) if entries.pop(nodeid, None) is not None]
     summary = UpdateSummary(tuple(added), tuple(changed), tuple(removed))
     return Baseline(path=baseline.path, entries=entries, exists=baseline.exists), summary
-
-
-# -- comparing two files ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DiffRow:
-    """One test (or one of its steps, ``step`` set) in two files, both priced by one card."""
-
-    nodeid: str
-    step: str | None
-    base_usd: Decimal | None
-    head_usd: Decimal | None
-    base_tokens: int
-    head_tokens: int
-
-    @property
-    def delta_usd(self) -> Decimal:
-        return (self.head_usd or Decimal(0)) - (self.base_usd or Decimal(0))
-
-    @property
-    def delta_ratio(self) -> Decimal | None:
-        return self.delta_usd / self.base_usd if self.base_usd else None
-
-    def to_json(self) -> dict[str, Any]:
-        ratio = self.delta_ratio
-        return {
-            "base_usd": None if self.base_usd is None else format_usd(self.base_usd),
-            "delta_ratio": None if ratio is None else float(round(ratio, 6)),
-            "delta_usd": format_usd(self.delta_usd),
-            "head_usd": None if self.head_usd is None else format_usd(self.head_usd),
-            "step": self.step,
-            "test": self.nodeid,
-        }
-
-
-def diff_entries(base: Mapping[str, Entry], head: Mapping[str, Entry], card: RateCard) -> list[DiffRow]:
-    """Every test in either file, each followed by its steps, largest change first."""
-
-    def priced(book: Book | None) -> Decimal | None:
-        return None if book is None else price_book(book, card)[0]
-
-    groups: list[tuple[Decimal, list[DiffRow]]] = []
-    for nodeid in sorted(set(base) | set(head)):
-        old, new = base.get(nodeid), head.get(nodeid)
-        rows = [
-            DiffRow(
-                nodeid,
-                None,
-                priced(old.total if old else None),
-                priced(new.total if new else None),
-                old.total.tokens.total if old else 0,
-                new.total.tokens.total if new else 0,
-            )
-        ]
-        paths = sorted(set(old.steps if old else ()) | set(new.steps if new else ()))
-        for path in paths:
-            old_step = old.steps.get(path) if old else None
-            new_step = new.steps.get(path) if new else None
-            rows.append(
-                DiffRow(
-                    nodeid,
-                    path,
-                    priced(old_step),
-                    priced(new_step),
-                    old_step.tokens.total if old_step else 0,
-                    new_step.tokens.total if new_step else 0,
-                )
-            )
-        groups.append((abs(rows[0].delta_usd), rows))
-    groups.sort(key=lambda group: (-group[0], group[1][0].nodeid))
-    return [row for _, rows in groups for row in rows]

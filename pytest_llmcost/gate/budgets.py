@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..usage import TestCost, short_money
-from .baseline import Allowance, book_of, parse_allowance
+from ..fmt import short_money
+from ..usage import TestCost
+from .allowance import Allowance, parse_allowance
+from .baseline import book_of
 
-__all__ = ["Budget", "BudgetError", "Limit", "Violation", "check", "parse_budget"]
+__all__ = ["Budget", "BudgetError", "Limit", "Violation", "check", "parse_budget", "unknown_steps"]
 
 SIGNATURE = "cost_budget(usd=None, *, tokens=None, delta=None, steps=None, runs_per_day=None)"
 
@@ -154,3 +156,9 @@ def check(budget: Budget, cost: TestCost) -> list[Violation]:
         book = book_of(cost, path, within=True)
         found += _over(path, limit, book.usd, book.tokens.total)
     return found
+
+
+def unknown_steps(budget: Budget, cost: TestCost) -> list[str]:
+    """The step paths ``budget`` limits that the test never ran (a typo, or a step renamed)."""
+    ran = [record.step for record in cost.records if record.step is not None]
+    return sorted(path for path in budget.steps if not any(step == path or step.startswith(path + "/") for step in ran))

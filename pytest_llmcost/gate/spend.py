@@ -14,8 +14,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from ..files import write_atomic
+from ..fmt import format_usd
 
-__all__ = ["RunSpend"]
+__all__ = ["RunSpend", "guard"]
 
 
 class RunSpend:
@@ -43,3 +44,20 @@ class RunSpend:
     def _publish(self, usd: Decimal) -> None:
         if self.folder is not None:
             write_atomic(self.folder / f"{self.name}.usd", f"{usd}\n")
+
+
+def guard(
+    spent_in_test: Decimal, budget_usd: Decimal | None, run_total: Decimal | None, cap: Decimal | None
+) -> str | None:
+    """Why the next live call must be stopped (the test's or the run's spend is over its limit), or None."""
+    if budget_usd is not None and spent_in_test > budget_usd:
+        return (
+            f"LLM spend guard: this test has spent ${format_usd(spent_in_test)} recording, over its "
+            f"cost_budget of ${format_usd(budget_usd)}; the next live call was stopped"
+        )
+    if cap is not None and run_total is not None and run_total > cap:
+        return (
+            f"LLM spend guard: this run has spent ${format_usd(run_total)} recording, over "
+            f"--llm-cost-max-record-spend ${format_usd(cap)}; the next live call was stopped"
+        )
+    return None

@@ -1,18 +1,20 @@
-"""The plugin object: every stateful hook of a run lives here.
+"""The run object: thin pytest hooks over one :class:`Run` per pytest run.
 
-One :class:`LLMCostSession` is registered per pytest run. It taps vcrpy so each exchange a
-test consumes lands in that test's ledger, turns the ledger into a :class:`TestCost` when the
-test's call phase is reported, judges it (unpriced models, ``cost_budget`` limits, the
-baseline), and attaches it to the report, so it crosses from xdist workers to the controller
-and survives a worker that crashes later. On the controller it prints the summary and writes
-the results file and, when asked, the baseline.
+The run taps vcrpy so each exchange lands in the ledger of whoever owns it: the running test,
+or a fixture wider than a test while it is set up or torn down. When a test's teardown is done
+it measures the test (setup + call + teardown), asks the gate for the verdict, and applies it
+to the test's own call report, which carries cost and verdict to the xdist controller. On the
+controller :meth:`Run.finish` builds the results and the run verdict once; the terminal summary,
+the results file, the reports and the baseline update all render those.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Generator, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -29,26 +31,26 @@ from ..capture.recording import (
     use_cassette,
 )
 from ..files import FileFormatError
-from ..gate.baseline import Baseline, Comparison, compare, load_baseline, update
-from ..gate.budgets import Budget, BudgetError, check, parse_budget
-from ..gate.spend import RunSpend
-from ..meter import Ledger, LLMCost, measure
+from ..fmt import plural
+from ..gate.baseline import Baseline, load_baseline, update
+from ..gate.budgets import Budget, BudgetError, parse_budget
+from ..gate.judge import RunVerdict, Status, Verdict, judge, judge_run
+from ..gate.spend import RunSpend, guard
+from ..meter import OWNER, Captured, Ledger, LLMCost, measure
 from ..options import Settings
-from ..pricing import PriceFileError, RateCard, load_local_prices, unpriced_snippet
+from ..pricing import PriceFileError, RateCard, load_local_prices
 from ..results import Results
-from ..usage import TestCost, format_usd, short_money
+from ..usage import TestCost
 
-__all__ = ["SESSION_KEY", "LLMCostSession", "LLMCostWarning", "SpendLimitExceeded"]
+__all__ = ["SESSION_KEY", "LLMCostWarning", "Run", "SpendLimitExceeded", "default_cassette_path"]
 
-SESSION_KEY = pytest.StashKey["LLMCostSession"]()
+SESSION_KEY = pytest.StashKey["Run"]()
 LEDGER_KEY = pytest.StashKey[Ledger]()
 CASSETTE_KEY = pytest.StashKey[str]()
-REPORTED_KEY = pytest.StashKey[int]()
+GUARD_KEY = pytest.StashKey[str]()
+OWNED_KEY = pytest.StashKey[bool]()
+"""Set when :class:`Protocol` runs the test, and so settles it once its reports are all made."""
 
-#: ``report.llm_cost_status`` values that mean "failed on cost", and the word pytest shows for each.
-STATUS_WORDS = {"regressed": "REGRESSED", "over_budget": "OVER-BUDGET", "unpriced": "UNPRICED", "new": "NO-BASELINE"}
-
-UPDATE_COMMAND = "pytest --llm-cost --llm-cost-update"
 MEMO_KEY = "llm-cost/rate-card"
 
 
@@ -60,29 +62,52 @@ class SpendLimitExceeded(RuntimeError):
     """Raised instead of a live LLM call once a recording run has spent what it may."""
 
 
-class LLMCostSession:
+def budget_of(item: pytest.Item) -> Budget | None:
+    """The test's ``cost_budget``, from its closest marker whatever added it; :class:`BudgetError` if invalid."""
+    marker = item.get_closest_marker("cost_budget")
+    return None if marker is None else parse_budget(marker.args, marker.kwargs)
+
+
+def fixture_entry_id(fixturedef: Any, request: Any) -> str:
+    """``tests/test_agent.py::[fixture warm_index]``: the node the fixture's instance belongs to, and its name."""
+    name = fixturedef.argname
+    param = getattr(request, "param", None)
+    if hasattr(request, "param") and isinstance(param, (str, int, float, bool, type(None))):
+        name += f"[{param}]"
+    elif hasattr(request, "param"):
+        name += f"[{getattr(request, 'param_index', 0)}]"
+    base = getattr(request.node, "nodeid", "")
+    return f"{base}::[fixture {name}]" if base else f"[fixture {name}]"
+
+
+class Run:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
+        self.rules = settings.rules()
         self.is_worker = hasattr(config, "workerinput")
         self.current: Ledger | None = None
+        """Who owns a call made where no context says otherwise: the running test, or a wide fixture."""
         self.current_budget: Budget | None = None
         self.current_item: pytest.Item | None = None
         self.tap = Tap(self._capture, self._before_live_call)
         self._card: RateCard | None = None
         self._baseline: Baseline | None = None
         self._names: dict[str, str] = {}
-        self.budgets: dict[str, Budget] = {}
+        self._main_thread = threading.main_thread().ident
+        self._thread_owners: dict[int, Ledger] = {}
+        """Threads a test started that were still alive when it ended, and that test's ledger."""
+        self._lost: list[tuple[str, Captured]] = []
+        """Calls that reached a ledger after its test ended: nobody's, reported apart."""
+        self._fixtures_done: list[Ledger] = []
         # Controller state, from reports.
         self.results: dict[str, TestCost] = {}
-        self.statuses: dict[str, str] = {}
+        self.verdicts: dict[str, Verdict] = {}
         self.outcomes: dict[str, str] = {}
-        # What this process measured and compared, so the controller of a run without xdist
-        # neither parses the reports' JSON back nor compares a test twice.
-        self._measured: dict[str, TestCost] = {}
-        self._compared: dict[str, Comparison] = {}
+        self.unattributed: list[TestCost] = []
         self._raw: dict[str, dict[str, Any]] = {}
-        self._last: dict[str, TestCost] = {}
+        self._measured: dict[str, tuple[TestCost, Verdict]] = {}
+        self._runs: dict[str, int] = {}
         self.collected: set[str] = set()
         self.deselected = 0
         self.collection_errors = False
@@ -92,6 +117,7 @@ class LLMCostSession:
         self._spend_folder: Path | None = None  # the controller's, shared with its xdist workers
         self.written: list[tuple[str, Path]] = []
         self.update_message: str | None = None
+        self.final: tuple[Results, RunVerdict] | None = None
 
     # -- lazily loaded inputs ----------------------------------------------------------
 
@@ -125,10 +151,24 @@ class LLMCostSession:
 
     # -- capture ---------------------------------------------------------------------
 
+    def _owner(self) -> Ledger | None:
+        """The ledger a call made here and now belongs to."""
+        ledger = OWNER.get()
+        if ledger is None:
+            ident = threading.get_ident()
+            if ident != self._main_thread:
+                ledger = self._thread_owners.get(ident)
+        return ledger if ledger is not None else self.current
+
     def _capture(self, exchange: Any, cassette: str | None, interaction: int | None) -> None:
-        ledger = self.current
-        if ledger is not None:
-            ledger.add(exchange, self._cassette_name(cassette), interaction)
+        ledger = self._owner()
+        if ledger is None:
+            return
+        name = self._cassette_name(cassette)
+        if ledger.closed:
+            self._lost.append((ledger.nodeid, Captured(exchange, None, name, interaction)))
+        else:
+            ledger.add(exchange, name, interaction)
 
     def _cassette_name(self, path: str | None) -> str | None:
         """A cassette path relative to the rootdir (posix), so results read the same on every machine."""
@@ -150,22 +190,20 @@ class LLMCostSession:
         """The spend guard: called just before a request goes to the real API while recording."""
         if not self.settings.enabled:
             return
-        ledger = self.current
+        ledger = self._owner()
         spent_in_test = Decimal(0)
         if ledger is not None and len(ledger):
             spent_in_test = measure(ledger.nodeid, ledger.snapshot(), self.card).usd
         budget = self.current_budget
-        if budget is not None and budget.limit.usd is not None and spent_in_test > budget.limit.usd:
-            raise SpendLimitExceeded(
-                f"LLM spend guard: this test has spent ${format_usd(spent_in_test)} recording, over its "
-                f"cost_budget of ${format_usd(budget.limit.usd)}; the next live call was stopped"
-            )
         cap = self.settings.max_record_spend
-        if cap is not None and (spent := self.spend.total(spent_in_test)) > cap:
-            raise SpendLimitExceeded(
-                f"LLM spend guard: this run has spent ${format_usd(spent)} recording, over "
-                f"--llm-cost-max-record-spend ${format_usd(cap)}; the next live call was stopped"
-            )
+        stop = guard(
+            spent_in_test,
+            budget.limit.usd if budget is not None else None,
+            self.spend.total(spent_in_test) if cap is not None else None,
+            cap,
+        )
+        if stop is not None:
+            raise SpendLimitExceeded(stop)
 
     # -- session and collection ------------------------------------------------------
 
@@ -183,6 +221,7 @@ class LLMCostSession:
                 "run it without selecting tests"
             )
         self.tap.install()
+        self.config.pluginmanager.register(Protocol(self), "llm_cost_protocol")
 
     def _selection_options(self) -> str:
         option = self.config.option
@@ -223,20 +262,6 @@ class LLMCostSession:
             self._spend_folder = Path(tempfile.mkdtemp(prefix="llm-cost-spend-"))
         node.workerinput["llm_cost_spend"] = str(self._spend_folder)
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Validate every ``cost_budget`` marker before any test runs."""
-        errors = []
-        for item in items:
-            marker = item.get_closest_marker("cost_budget")
-            if marker is None:
-                continue
-            try:
-                self.budgets[item.nodeid] = parse_budget(marker.args, marker.kwargs)
-            except BudgetError as exc:
-                errors.append(f"{item.nodeid}: cost_budget: {exc}")
-        if errors:
-            raise pytest.UsageError("invalid cost_budget marker:\n  " + "\n  ".join(errors))
-
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected += len(items)
 
@@ -245,11 +270,20 @@ class LLMCostSession:
             self.collection_errors = True
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Every ``cost_budget`` marker is valid, whichever plugin or conftest hook added it, before any test runs."""
+        errors = []
+        for item in session.items:
+            try:
+                budget_of(item)
+            except BudgetError as exc:
+                errors.append(f"{item.nodeid}: cost_budget: {exc}")
+        if errors:
+            raise pytest.UsageError("invalid cost_budget marker:\n  " + "\n  ".join(errors))
         self.collected.update(item.nodeid for item in session.items)
         if self.settings.enabled and self.settings.prune and self.deselected:
             raise pytest.UsageError(
-                f"--llm-cost-prune needs the whole suite, but this run deselected {self.deselected} "
-                f"test{'s' if self.deselected != 1 else ''}; run it without selecting tests"
+                f"--llm-cost-prune needs the whole suite, but this run deselected "
+                f"{plural(self.deselected, 'test')}; run it without selecting tests"
             )
 
     @pytest.hookimpl(optionalhook=True)
@@ -272,7 +306,7 @@ class LLMCostSession:
             return
         import html
 
-        from ..report.terminal import money
+        from ..fmt import money
 
         data = getattr(report, "llm_cost", None)
         text = money(Decimal(data["usd"])) if data is not None else ""
@@ -295,23 +329,31 @@ class LLMCostSession:
     ) -> Generator[None, object, object]:
         ledger = Ledger(item.nodeid)
         item.stash[LEDGER_KEY] = ledger
+        token = OWNER.set(ledger)
         self.current = ledger
-        self.current_budget = self.budgets.get(item.nodeid)
+        try:
+            self.current_budget = budget_of(item)
+        except BudgetError:
+            self.current_budget = None  # judged (and failed) when the test is settled
         self.current_item = item
+        alive = {thread.ident for thread in threading.enumerate()}
+        for ident in list(self._thread_owners):
+            if ident not in alive:
+                del self._thread_owners[ident]
         try:
             return (yield)
         finally:
+            OWNER.reset(token)
             self.current = None
             self.current_budget = None
             self.current_item = None
-            final = self._last.pop(item.nodeid, None)
-            if final is not None and item.stash.get(REPORTED_KEY, -1) == len(ledger):
-                if self.settings.recording:
-                    self.spend.add(final.usd)
-                # Items live as long as the session: drop the exchanges now that the test is measured.
-                ledger.close(final)
-            elif self.settings.enabled and self.settings.recording and len(ledger):
-                self.spend.add(measure(item.nodeid, ledger.snapshot(), self.card).usd)
+            for thread in threading.enumerate():
+                if thread.ident not in alive and thread.ident is not None:
+                    self._thread_owners[thread.ident] = ledger
+            if not ledger.closed:  # not settled (the plugin is off, or another plugin ran the test)
+                if self.settings.enabled and self.settings.recording and len(ledger):
+                    self.spend.add(measure(item.nodeid, ledger.snapshot(), self.card).usd)
+                ledger.close(measure(item.nodeid, ledger.snapshot(), self.card) if self.settings.enabled else None)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -320,20 +362,9 @@ class LLMCostSession:
         report: pytest.TestReport = yield
         if report.failed and call.excinfo is not None:
             self._explain_failure(item, report, call.excinfo)
-        if not self.settings.enabled:
-            return report
-        ledger = item.stash.get(LEDGER_KEY, None)
-        if ledger is None:
-            return report
-        count = len(ledger)
-        if call.when == "call" or (call.when == "teardown" and count and count != item.stash.get(REPORTED_KEY, None)):
-            item.stash[REPORTED_KEY] = count
-            cost = measure(item.nodeid, ledger.snapshot(), self.card)
-            report.llm_cost = cost.to_json()  # type: ignore[attr-defined]
-            self._measured[item.nodeid] = cost
-            self._last[item.nodeid] = cost
-            if call.when == "call":
-                self._judge(item, report, cost)
+        if call.when == "teardown" and self.settings.enabled and not item.stash.get(OWNED_KEY, False):
+            # Another plugin runs this test's phases (pytest-rerunfailures): judge at its last report.
+            self.settle(item, [report])
         return report
 
     def _explain_failure(
@@ -344,7 +375,7 @@ class LLMCostSession:
         for link in exception_chain(excinfo.value):
             if isinstance(link, SpendLimitExceeded):
                 report.longrepr = f"{link}\n(the client raised {original})"
-                report.llm_cost_status = "over_budget"  # type: ignore[attr-defined]
+                item.stash[GUARD_KEY] = str(link)
                 return
         if CASSETTE_KEY not in item.stash:
             return
@@ -353,94 +384,115 @@ class LLMCostSession:
             explanation = miss.explain(item.nodeid, self._cassette_name(miss.path))
             report.longrepr = f"{explanation}\n(the client raised {original})"
 
-    def _judge(self, item: pytest.Item, report: pytest.TestReport, cost: TestCost) -> None:
-        """Fail the test through its own report when it is over a limit; at most one status."""
-        from ..report.terminal import comparison_table, regression_line
+    def settle(self, item: pytest.Item, reports: list[pytest.TestReport]) -> None:
+        """The test is over, teardown included: measure it, have the gate judge it, apply the verdict.
 
-        messages: list[str] = []
-        status: str | None = None
-        unpriced = self._unpriced(item, cost)
-        if unpriced:
-            messages.append(unpriced)
-            status = "unpriced"
-        budget = self.budgets.get(item.nodeid)
-        if budget is not None:
-            violations = check(budget, cost)
-            if violations:
-                messages += [str(violation) for violation in violations]
-                status = status or "over_budget"
-        comparison: Comparison | None = None
-        entry = self.baseline.entries.get(item.nodeid)
-        if entry is not None and cost.records:
-            allowance = budget.delta if budget is not None and budget.delta is not None else self.settings.tolerance
-            comparison = compare(item.nodeid, entry, cost, self.card, allowance, self.settings.noise_floor)
-            self._compared[item.nodeid] = comparison
-            if comparison.regressed and not self.settings.update:
-                messages += [regression_line(delta, allowance) for delta in comparison.regressions]
-                status = status or "regressed"
-        elif entry is None and cost.records and self.settings.strict and not self.settings.update:
-            messages.append(
-                f"LLM cost {short_money(cost.usd)} has no baseline entry (--llm-cost-strict); "
-                f"accept it with `{UPDATE_COMMAND}`"
+        The verdict goes on the test's call report (its setup report when it never ran), which
+        carries it to the controller; wide fixtures finished meanwhile go on the teardown report.
+        """
+        ledger = item.stash[LEDGER_KEY]
+        cost = measure(item.nodeid, ledger.snapshot(), self.card)
+        ledger.close(cost)
+        if self.settings.recording:
+            self.spend.add(cost.usd)
+        try:
+            budget, bad_budget = budget_of(item), None
+        except BudgetError as exc:
+            budget, bad_budget = None, f"invalid cost_budget marker: {exc}"
+        verdict = judge(
+            item.nodeid,
+            cost,
+            entry=self.baseline.entries.get(item.nodeid),
+            budget=budget,
+            rules=self.rules,
+            card=self.card,
+            stopped=item.stash.get(GUARD_KEY, None) or bad_budget,
+        )
+        target = next((report for report in reports if report.when == "call"), reports[0])
+        target.llm_cost = cost.to_json()  # type: ignore[attr-defined]
+        target.llm_cost_verdict = verdict.to_json()  # type: ignore[attr-defined]
+        if budget is not None and budget.runs_per_day is not None:
+            target.llm_cost_runs_per_day = budget.runs_per_day  # type: ignore[attr-defined]
+        self._measured[item.nodeid] = (cost, verdict)
+        self._apply(item, target, verdict)
+        fixtures = self._fixtures_done
+        self._fixtures_done = []
+        finished = []
+        for fixture in fixtures:
+            assert fixture.final is not None
+            fixture_verdict = judge(
+                fixture.nodeid,
+                fixture.final,
+                entry=self.baseline.entries.get(fixture.nodeid),
+                budget=None,
+                rules=self.rules,
+                card=self.card,
+                kind="fixture",
             )
-            status = status or "new"
-        if status is None:
+            finished.append(
+                {"id": fixture.nodeid, "cost": fixture.final.to_json(), "verdict": fixture_verdict.to_json()}
+            )
+            self._measured[fixture.nodeid] = (fixture.final, fixture_verdict)
+            if fixture_verdict.fails:
+                self._apply(item, reports[-1], fixture_verdict, prefix=f"fixture {fixture.nodeid}: ")
+        if finished:
+            reports[-1].llm_cost_fixtures = finished  # type: ignore[attr-defined]
+
+    def _apply(self, item: pytest.Item, report: pytest.TestReport, verdict: Verdict, prefix: str = "") -> None:
+        """Fail ``report`` with the verdict's reasons (or add them as a section when it failed already)."""
+        from ..report.terminal import comparison_table
+
+        for warning in verdict.warnings:
+            try:
+                item.warn(LLMCostWarning(prefix + warning))
+            except Exception as exc:  # filterwarnings = error: the warning fails the test
+                verdict = dataclasses.replace(
+                    verdict, fails=True, findings=(*verdict.findings, (verdict.status, str(exc)))
+                )
+        if not verdict.fails:
             return
-        if comparison is not None:
-            report.sections.append(("LLM cost vs baseline", comparison_table(comparison)))
-        text = "\n".join(messages)
+        if verdict.comparison is not None:
+            report.sections.append(("LLM cost vs baseline", comparison_table(verdict.comparison)))
+        text = prefix + verdict.message.replace("\n", "\n" + " " * len(prefix) if prefix else "\n")
+        report.llm_cost_status = verdict.status.value  # type: ignore[attr-defined]
         if report.passed:
             report.outcome = "failed"
             report.longrepr = text
-            report.llm_cost_status = status  # type: ignore[attr-defined]
             report.llm_cost_only = True  # type: ignore[attr-defined]
         else:
             report.sections.append(("LLM cost findings", text))
 
-    def _unpriced(self, item: pytest.Item, cost: TestCost) -> str | None:
-        unpriced = sorted({(call.provider, call.model or "?") for call in cost.records if call.unpriced})
-        if not unpriced:
-            return None
-        models = ", ".join(f"{model} ({provider})" for provider, model in unpriced)
-        prices = self.settings.prices_path
-        if self.settings.unpriced == "warn":
-            warning = f"no price for {models}: counted as $0 and labelled unpriced; price it in {prices}"
-            item.warn(LLMCostWarning(warning))
-            return None
-        provider, model = unpriced[0]
-        return (
-            f"LLM cost unknown: no price for model {model} ({provider}). "
-            f"Add it to {prices}:\n\n{unpriced_snippet(model, provider)}\n\n"
-            "or set llm_cost_unpriced = warn to count it as $0 with a warning."
-        )
-
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
         status = getattr(report, "llm_cost_status", None)
-        if status in STATUS_WORDS and report.when == "call" and report.failed:
-            return "failed", "$", STATUS_WORDS[status]
+        if status is None or not report.failed or report.when != "call":
+            return None
+        if getattr(report, "llm_cost_only", False) or status == Status.OVER_BUDGET:
+            return "failed", "$", Status(status).word
         return None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker:
             return
         nodeid = report.nodeid
-        status = getattr(report, "llm_cost_status", None)
-        if status is not None:
-            self.statuses[nodeid] = status
         # Only tests that passed, or failed on nothing but cost, may update the baseline.
         if report.skipped and self.outcomes.get(nodeid) != "failed":
             self.outcomes[nodeid] = "skipped"
-        elif report.failed:
-            cost_only = getattr(report, "llm_cost_only", False) and self.outcomes.get(nodeid) in (None, "passed")
-            self.outcomes[nodeid] = "cost" if cost_only else "failed"
-        else:
+        elif report.failed and not getattr(report, "llm_cost_only", False):
+            self.outcomes[nodeid] = "failed"
+        elif report.failed and report.when != "teardown":  # failed on its own cost alone
+            if self.outcomes.get(nodeid) in (None, "passed"):
+                self.outcomes[nodeid] = "cost"
+        else:  # passed, or a wide fixture's cost failed the teardown report: the test itself did not fail
             self.outcomes.setdefault(nodeid, "passed")
+        for fixture in getattr(report, "llm_cost_fixtures", ()):
+            self._receive(fixture["id"], fixture["cost"], fixture["verdict"], kind="fixture")
         data = getattr(report, "llm_cost", None)
         if data is None:
             return
-        cost = self._measured.pop(nodeid, None) or TestCost.from_json(nodeid, data)
-        self.results[nodeid] = cost
-        self._raw[nodeid] = data
+        cost = self._receive(nodeid, data, report.llm_cost_verdict)
+        runs = getattr(report, "llm_cost_runs_per_day", None)
+        if runs is not None:
+            self._runs[nodeid] = runs
         if self.config.get_verbosity() > 0:
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
@@ -450,24 +502,22 @@ class LLMCostSession:
                 for record in cost.records:
                     reporter.write_line(call_line(record))
 
-    # -- the end of the run ----------------------------------------------------------------
+    def _receive(self, nodeid: str, data: dict[str, Any], verdict_data: dict[str, Any], kind: str = "test") -> TestCost:
+        """A measured test or fixture reaches the controller (from this process, or a worker's report)."""
+        known = self._measured.pop(nodeid, None)
+        cost = known[0] if known is not None else TestCost.from_json(nodeid, data)
+        if kind == "fixture" and nodeid in self.results and self.results[nodeid].usd >= cost.usd:
+            # The same fixture instance set up in two xdist workers: one entry, the dearer if they differ.
+            return cost
+        verdict = known[1] if known is not None else Verdict.from_json(nodeid, verdict_data, kind=kind)
+        self.results[nodeid] = cost
+        self.verdicts[nodeid] = verdict
+        self._raw[nodeid] = data
+        if kind == "fixture":
+            self.outcomes[nodeid] = "cost" if verdict.fails else "passed"
+        return cost
 
-    def results_object(self) -> Results:
-        return Results(
-            tests=dict(self.results),
-            rate_card=self.card.describe(),
-            outcomes={nodeid: self.outcomes.get(nodeid, "passed") for nodeid in self.results},
-            collected=tuple(sorted(self.collected)) if self.complete_collection else None,
-            statuses={nodeid: status for nodeid, status in self.statuses.items() if nodeid in self.results},
-            runs_per_day=self._runs_per_day(),
-            allowed_deltas={
-                nodeid: str(budget.delta)
-                for nodeid, budget in self.budgets.items()
-                if budget.delta is not None and nodeid in self.results
-            },
-            gate={"tolerance": str(self.settings.tolerance), "noise_floor": format_usd(self.settings.noise_floor)},
-            raw=self._raw,
-        )
+    # -- the end of the run ----------------------------------------------------------------
 
     def _runs_per_day(self) -> dict[str, int]:
         """From ``cost_budget(runs_per_day=...)``, else the first matching ``llm_cost_runs_per_day`` line."""
@@ -475,15 +525,53 @@ class LLMCostSession:
 
         found: dict[str, int] = {}
         for nodeid in self.results:
-            budget = self.budgets.get(nodeid)
-            if budget is not None and budget.runs_per_day is not None:
-                found[nodeid] = budget.runs_per_day
+            if nodeid in self._runs:
+                found[nodeid] = self._runs[nodeid]
                 continue
             for pattern, runs in self.settings.runs_per_day:
                 if fnmatch.fnmatchcase(nodeid, pattern):
                     found[nodeid] = runs
                     break
         return found
+
+    def _unattributed(self) -> list[TestCost]:
+        """This process's calls that arrived after their test ended, measured per starting test."""
+        by_origin: dict[str, list[Captured]] = {}
+        for origin, captured in self._lost:
+            by_origin.setdefault(origin, []).append(captured)
+        self._lost = []
+        return [measure(origin, captured, self.card) for origin, captured in sorted(by_origin.items())]
+
+    def finish(self) -> tuple[Results, RunVerdict]:
+        """The run's results and verdict, built once (on the controller) and rendered by every surface."""
+        if self.final is not None:
+            return self.final
+        self.unattributed += self._unattributed()
+        collected = tuple(sorted(self.collected)) if self.complete_collection else None
+        results = Results(
+            tests=dict(self.results),
+            rate_card=self.card.describe(),
+            outcomes={nodeid: self.outcomes.get(nodeid, "passed") for nodeid in self.results},
+            collected=collected,
+            verdicts=dict(self.verdicts),
+            runs_per_day=self._runs_per_day(),
+            rules=self.rules,
+            unattributed=tuple(self.unattributed),
+            raw=self._raw,
+        )
+        baseline = self.baseline
+        run = judge_run(
+            results.verdicts.values(),
+            results.tests,
+            baseline_ids=baseline.entries,
+            baseline_exists=baseline.exists,
+            collected=collected,
+            rules=self.rules,
+            baseline=_display(self.settings.baseline_path),
+        )
+        results = dataclasses.replace(results, run=run.to_json())
+        self.final = (results, run)
+        return self.final
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -492,35 +580,25 @@ class LLMCostSession:
             return
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             return
-        results = self.results_object()
+        results, run = self.finish()
         path = self.settings.results_path
         if path is not None:
             results.write(path)
             self.written.append(("results", path))
         if self.settings.report_path or self.settings.markdown_path or os.environ.get("GITHUB_STEP_SUMMARY"):
-            self._write_reports(results)
+            self._write_reports(results, run)
         if self.settings.update:
-            self._update_baseline()
+            self._update_baseline(results)
+        elif run.fails and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def _write_reports(self, results: Results) -> None:
+    def _write_reports(self, results: Results, run: RunVerdict) -> None:
         from ..files import write_atomic
         from ..report.html import write_html
         from ..report.markdown import summary_markdown
         from ..report.model import build_report
 
-        findings = self.findings()
-        comparisons = {comparison.nodeid: comparison for comparison in self.comparisons()}
-        allowances = {nodeid: budget.delta for nodeid, budget in self.budgets.items() if budget.delta is not None}
-        report = build_report(
-            results,
-            baseline=self.baseline if self.baseline.exists else None,
-            card=self.card,
-            allowance=self.settings.tolerance,
-            allowances=allowances,
-            noise_floor=self.settings.noise_floor,
-            stale=findings["stale"],
-            comparisons=comparisons,
-        )
+        report = build_report(results, run)
         if self.settings.report_path is not None:
             write_html(report, self.settings.report_path)
             self.written.append(("report", self.settings.report_path))
@@ -535,11 +613,10 @@ class LLMCostSession:
             with open(step_summary, "a", encoding="utf-8") as handle:
                 handle.write(summary_markdown(report) + "\n")
 
-    def _update_baseline(self) -> None:
-        results = self.results_object()
+    def _update_baseline(self, results: Results) -> None:
         prune: set[str] = set()
         if self.settings.prune and results.collected is not None:
-            prune = set(self.baseline.entries) - set(results.collected)
+            prune = set(self.baseline.entries) - set(results.collected) - set(results.tests)
         new, summary = update(self.baseline, results.accepted(), prune=prune)
         path = self.settings.baseline_path
         if summary.any:
@@ -551,54 +628,16 @@ class LLMCostSession:
             return
         from ..report.terminal import findings_lines, summary_lines
 
-        results = self.results_object()
+        results, run = self.finish()
         terminalreporter.write_sep("=", "LLM cost")
         for line in summary_lines(results, width=terminalreporter._tw.fullwidth):
             terminalreporter.write_line(line)
-        for line in findings_lines(self.findings()):
+        for line in findings_lines(run, results):
             terminalreporter.write_line(line)
         for label, path in self.written:
             terminalreporter.write_line(f"{label}: {_display(path)}")
         if self.update_message is not None:
             terminalreporter.write_line(self.update_message)
-
-    def findings(self) -> dict[str, Any]:
-        """Session-level counts: failed, new, stale and improved tests, and price drift."""
-        baseline = self.baseline
-        comparisons = self.comparisons()
-        metered = {nodeid for nodeid, cost in self.results.items() if cost.records}
-        stale: list[str] = []
-        if self.complete_collection and baseline.exists:
-            stale = sorted(set(baseline.entries) - self.collected)
-        return {
-            "regressed": sorted(n for n, s in self.statuses.items() if s == "regressed"),
-            "over_budget": sorted(n for n, s in self.statuses.items() if s == "over_budget"),
-            "unpriced": sorted(n for n, s in self.statuses.items() if s == "unpriced"),
-            "new": sorted(metered - set(baseline.entries)),
-            "stale": stale,
-            "improved": sorted(c.nodeid for c in comparisons if c.improved),
-            "drift_usd": sum((c.drift_usd for c in comparisons), Decimal(0)),
-            "updating": self.settings.update,
-            "strict": self.settings.strict,
-            "baseline": _display(self.settings.baseline_path),
-            "baseline_exists": baseline.exists,
-        }
-
-    def comparisons(self) -> list[Comparison]:
-        baseline = self.baseline
-        found = []
-        for nodeid, cost in sorted(self.results.items()):
-            entry = baseline.entries.get(nodeid)
-            if entry is None or not cost.records:
-                continue
-            known = self._compared.get(nodeid)
-            if known is not None and known.total.now_tokens == cost.tokens.total:
-                found.append(known)
-                continue
-            budget = self.budgets.get(nodeid)
-            allowance = budget.delta if budget is not None and budget.delta is not None else self.settings.tolerance
-            found.append(compare(nodeid, entry, cost, self.card, allowance, self.settings.noise_floor))
-        return found
 
     # -- the fixture -----------------------------------------------------------------
 
@@ -618,6 +657,74 @@ class LLMCostSession:
         item.stash[CASSETTE_KEY] = str(path)
         with use_cassette(path, self.settings.record_mode, vcr_config):
             yield LLMCost(ledger, lambda: self.card, path)
+
+
+class Protocol:
+    """Registered only under ``--llm-cost``: runs each test's phases, then settles it before its reports are logged.
+
+    A test's cost is its setup, call and teardown together; its verdict can only be known once
+    the teardown is done, and must still fail the test's own call report. pytest's
+    ``runtestprotocol(log=False)`` (as pytest-rerunfailures uses it) runs the phases without
+    logging, so the reports are logged once the verdict is applied. Fixtures wider than a test
+    get ledgers of their own while they are set up and torn down.
+    """
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        if _reruns_wanted(item):
+            return None  # pytest-rerunfailures runs it; the run settles it at its teardown report
+        from _pytest.runner import runtestprotocol
+
+        ihook = item.ihook
+        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        item.stash[OWNED_KEY] = True
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        self.run.settle(item, reports)
+        for report in reports:
+            ihook.pytest_runtest_logreport(report=report)
+        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Generator[None, object, object]:
+        if fixturedef.scope == "function":
+            return (yield)
+        run = self.run
+        ledger = Ledger(fixture_entry_id(fixturedef, request))
+        tokens: list[Any] = []
+        saved: list[Ledger | None] = []
+
+        def enter() -> None:
+            saved.append(run.current)
+            run.current = ledger
+            tokens.append(OWNER.set(ledger))
+
+        def leave() -> None:
+            if tokens:
+                OWNER.reset(tokens.pop())
+                run.current = saved.pop()
+
+        def done() -> None:
+            leave()
+            if len(ledger) and not ledger.closed:
+                ledger.close(measure(ledger.nodeid, ledger.snapshot(), run.card))
+                run._fixtures_done.append(ledger)
+
+        fixturedef.addfinalizer(done)  # finalizers run last-in first-out: this one last
+        enter()
+        try:
+            return (yield)
+        finally:
+            leave()
+            fixturedef.addfinalizer(enter)  # ...and this one first, before the fixture's own teardown
+
+
+def _reruns_wanted(item: pytest.Item) -> bool:
+    if not item.config.pluginmanager.hasplugin("rerunfailures"):
+        return False
+    return bool(getattr(item.config.option, "reruns", 0)) or item.get_closest_marker("flaky") is not None
 
 
 def default_cassette_path(item: pytest.Item) -> Path:

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..files import write_atomic
+from ..fmt import STATUS_LABELS, money, percent
 from ..usage import Tokens, short_money
 from .model import DAYS_PER_MONTH, OUTLIER_FACTOR, PARETO_MARK, Report, pareto_chart, shared_cassette
-from .terminal import money, percent
 
 if TYPE_CHECKING:
     import jinja2
@@ -34,19 +34,17 @@ __all__ = ["STATUS_LABELS", "render_html", "write_html"]
 TEMPLATES = Path(__file__).parent / "templates"
 DASH = "\u2013"  # an en dash: no value
 CENT = Decimal("0.01")
-STATUS_LABELS = {
-    "regressed": "regressed",
-    "over_budget": "over budget",
-    "unpriced": "unpriced",
-    "failed": "failed",
-    "new": "new",
-    "improved": "improved",
-    "ok": "ok",
-}
 #: Sorting the status column in descending order puts the worst first.
-STATUS_RANKS = {"regressed": 6, "over_budget": 5, "failed": 4, "unpriced": 3, "new": 2, "improved": 1, "ok": 0}
-#: Statuses whose rows start unfolded: a reviewer sees first why the run failed.
-FAILING = frozenset({"regressed", "over_budget", "unpriced", "failed"})
+STATUS_RANKS = {
+    "regressed": 7,
+    "over_budget": 6,
+    "unknown_step": 5,
+    "failed": 4,
+    "unpriced": 3,
+    "new": 2,
+    "improved": 1,
+    "ok": 0,
+}
 #: Outlier tests listed per step; the most expensive first.
 OUTLIER_LIMIT = 20
 _HASH_SLOT = "sha256-{script}"
@@ -155,7 +153,6 @@ def _environment() -> jinja2.Environment:
     env.globals.update(
         labels=STATUS_LABELS,
         ranks=STATUS_RANKS,
-        failing=FAILING,
         outlier_factor=OUTLIER_FACTOR,
         outlier_limit=OUTLIER_LIMIT,
         pareto_mark=PARETO_MARK,

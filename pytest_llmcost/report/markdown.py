@@ -23,6 +23,7 @@ MAX_CHARS = 60_000
 STATUS_LABELS = {
     "regressed": "⚠️ regressed",
     "over_budget": "⛔ over budget",
+    "unknown_step": "⛔ unknown step",
     "unpriced": "❓ unpriced",
     "new": "🆕 new",
     "improved": "✅ improved",

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ..gate.baseline import Allowance, Baseline, Comparison, compare
-from ..pricing import RateCard, rate_card_label
+from ..gate.compare import Comparison
+from ..gate.judge import RunVerdict
+from ..pricing import rate_card_label
 from ..results import Results
 from ..usage import Call, TestCost, Tokens, format_usd
 
@@ -113,7 +114,8 @@ class TestRow:
     delta_usd: Decimal | None
     delta_ratio: Decimal | None
     status: str
-    """``regressed``, ``over_budget``, ``unpriced``, ``new``, ``improved``, ``failed`` or ``ok``."""
+    """The gate's status (``regressed``, ``over_budget``, ``unknown_step``, ``unpriced``, ``new``, ...)."""
+    fails: bool
     calls: int
     tokens: Tokens
     bar: TokenBar
@@ -188,7 +190,8 @@ class Report:
     delta_usd: Decimal | None
     delta_ratio: Decimal | None
     tokens: Tokens
-    base_tokens: Tokens | None
+    base_tokens: int | None
+    """Tokens (input plus output) of the compared entries in the baseline."""
     drift_usd: Decimal
     counts: Counts
     tests: tuple[TestRow, ...]
@@ -238,73 +241,52 @@ def _calls_of(records: Iterable[Call]) -> tuple[CallRow, ...]:
 
 def build_report(
     results: Results,
+    run: RunVerdict | None = None,
     *,
-    baseline: Baseline | None = None,
-    card: RateCard | None = None,
-    allowance: Allowance | None = None,
-    allowances: Mapping[str, Allowance] | None = None,
-    noise_floor: Decimal = Decimal(0),
-    statuses: Mapping[str, str] | None = None,
-    runs_per_day: Mapping[str, int] | None = None,
-    stale: Iterable[str] = (),
-    comparisons: Mapping[str, Comparison] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC),
     title: str = "LLM cost report",
     detail_limit: int = DETAIL_LIMIT,
 ) -> Report:
-    """Everything a report shows, computed once. ``card`` prices the baseline and the run alike.
+    """Everything a report shows, computed once from the run's results and verdicts; nothing is judged here.
 
-    ``comparisons`` are those the run already made (by test id), reused rather than redone.
+    ``run`` is the run verdict (stale entries, price drift); without it the report knows only
+    what the results file holds.
     """
-    from ..gate.baseline import parse_allowance
-
-    card = card or RateCard()
-    # Judge as the run did: its tolerance, and each test's own cost_budget(delta=...).
-    allowance = allowance or parse_allowance(results.gate.get("tolerance", "5%"))
-    allowances = {
-        **{nodeid: parse_allowance(text) for nodeid, text in results.allowed_deltas.items()},
-        **(allowances or {}),
-    }
-    statuses = {**results.statuses, **(statuses or {})}
-    runs = {**results.runs_per_day, **(runs_per_day or {})}
     tests = {nodeid: test for nodeid, test in results.tests.items() if test.records}
-    entries = baseline.entries if baseline is not None else {}
-
-    known = comparisons or {}
+    verdicts = results.verdicts
     compared: dict[str, Comparison] = {}
-    for nodeid, test in tests.items():
-        entry = entries.get(nodeid)
-        if nodeid in known and entry is not None:
-            compared[nodeid] = known[nodeid]
-        elif entry is not None:
-            own = allowances.get(nodeid, allowance)
-            compared[nodeid] = compare(nodeid, entry, test, card, own, noise_floor)
+    for nodeid in tests:
+        verdict = verdicts.get(nodeid)
+        if verdict is not None and verdict.comparison is not None:
+            compared[nodeid] = verdict.comparison
+    has_baseline = run.baseline_exists if run is not None else bool(compared)
 
     widest = max((test.tokens.total for test in tests.values()), default=0)
     ordered = sorted(tests.values(), key=lambda test: (-test.usd, test.nodeid))
     rows = []
     for rank, test in enumerate(ordered):
-        comparison = compared.get(test.nodeid)
-        status = _status(test, comparison, statuses.get(test.nodeid), baseline is not None)
-        rows.append(_test_row(test, comparison, status, widest, details=rank < detail_limit))
+        verdict = verdicts.get(test.nodeid)
+        status = verdict.status.value if verdict is not None else ("new" if has_baseline else "ok")
+        fails = verdict is not None and verdict.fails
+        rows.append(_test_row(test, compared.get(test.nodeid), status, fails, widest, details=rank < detail_limit))
 
     # Both sides of a delta are priced by one card, today's: the tests with a baseline entry
     # compare with it, the tests new to the baseline count from zero.
     base_usd: Decimal | None = None
-    base_tokens: Tokens | None = None
+    base_tokens: int | None = None
     delta: Decimal | None = None
     drift = Decimal(0)
-    if baseline is not None:
+    if has_baseline:
         in_order = [compared[nodeid] for nodeid in sorted(compared)]
         base_usd = sum((c.total.base_usd or Decimal(0) for c in in_order), Decimal(0))
-        base_tokens = Tokens.sum(entries[nodeid].total.tokens for nodeid in compared)
+        base_tokens = sum(c.total.base_tokens for c in in_order)
         drift = sum((c.drift_usd for c in in_order), Decimal(0))
         now_compared = sum((c.total.now_usd for c in in_order), Decimal(0))
         new_usd = sum((test.usd for nodeid, test in tests.items() if nodeid not in compared), Decimal(0))
         delta = now_compared + new_usd - base_usd
     ratio = delta / base_usd if delta is not None and base_usd else None
 
-    stale_ids = tuple(sorted(stale))
+    stale_ids = tuple(run.stale) if run is not None else ()
     counts = Counts(
         tests=len(tests),
         calls=sum(test.calls for test in tests.values()),
@@ -312,14 +294,14 @@ def build_report(
         improved=sum(1 for row in rows if row.status == "improved"),
         new=sum(1 for row in rows if row.status == "new"),
         stale=len(stale_ids),
-        over_budget=sum(1 for row in rows if row.status == "over_budget"),
+        over_budget=sum(1 for row in rows if row.status in ("over_budget", "unknown_step")),
         unpriced=sum(test.unpriced for test in tests.values()),
         estimated=sum(test.estimated for test in tests.values()),
     )
     return Report(
         title=title,
         generated=clock().strftime("%Y-%m-%d %H:%M UTC"),
-        rate_card=rate_card_label(results.rate_card or card.describe()),
+        rate_card=rate_card_label(results.rate_card or {}),
         now_usd=results.usd,
         base_usd=base_usd,
         delta_usd=delta,
@@ -332,30 +314,16 @@ def build_report(
         pareto=_pareto(tests.values()),
         steps=_step_stats(tests.values()),
         models=_models(tests.values()),
-        projections=_projections(tests, runs),
+        projections=_projections(tests, results.runs_per_day),
         stale=stale_ids,
-        allowance=str(allowance),
+        allowance=str(results.rules.tolerance),
         truncated=max(len(rows) - detail_limit, 0),
     )
 
 
-def _status(test: TestCost, comparison: Comparison | None, reported: str | None, has_baseline: bool) -> str:
-    # A budget or a missing price failed the test whatever it is compared with; "regressed"
-    # and "new" depend on the baseline, so they come from this report's own comparison.
-    if reported in ("over_budget", "unpriced"):
-        return reported
-    if test.unpriced:
-        return "unpriced"
-    if comparison is None:
-        return "new" if has_baseline else "ok"
-    if comparison.regressed:
-        return "regressed"
-    if comparison.improved:
-        return "improved"
-    return "ok"
-
-
-def _test_row(test: TestCost, comparison: Comparison | None, status: str, widest: int, *, details: bool) -> TestRow:
+def _test_row(
+    test: TestCost, comparison: Comparison | None, status: str, fails: bool, widest: int, *, details: bool
+) -> TestRow:
     by_path = {delta.path: delta for delta in comparison.steps} if comparison is not None else {}
     steps = []
     if details:
@@ -401,6 +369,7 @@ def _test_row(test: TestCost, comparison: Comparison | None, status: str, widest
         delta_usd=None if total is None else total.delta_usd,
         delta_ratio=None if total is None else total.delta_ratio,
         status=status,
+        fails=fails,
         calls=test.calls,
         tokens=test.tokens,
         bar=TokenBar.of(test.tokens, widest),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
 from ..fmt import money, percent, plural, short_money
-from ..gate.baseline import Allowance, Comparison, StepDelta
+from ..gate.compare import Comparison
+from ..gate.judge import UPDATE_COMMAND, RunVerdict, Status
 from ..pricing import rate_card_label
 from ..results import Results
 from ..usage import Call, StepCost, TestCost, Tokens
@@ -103,14 +103,6 @@ def call_line(call: Call) -> str:
     return text
 
 
-def regression_line(delta: StepDelta, allowance: Allowance) -> str:
-    """``LLM cost $0.0123 exceeds baseline $0.0100 by 23.0% (allowed 5%)``."""
-    where = "LLM cost" if delta.path is None else f"LLM cost of step {delta.path}"
-    base = delta.base_usd or Decimal(0)
-    by = f"{abs(delta.delta_usd / base) * 100:.1f}%" if base else short_money(delta.delta_usd)
-    return f"{where} {short_money(delta.now_usd)} exceeds baseline {short_money(base)} by {by} (allowed {allowance})"
-
-
 def comparison_table(comparison: Comparison) -> str:
     """The per-step table of a test's report section: baseline, now and the change, at today's prices."""
     rows = [("", "baseline", "now", "change", "", "")]
@@ -138,24 +130,31 @@ def comparison_table(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
-def findings_lines(findings: Mapping[str, Any]) -> list[str]:
+def findings_lines(run: RunVerdict, results: Results | None = None) -> list[str]:
     """Counted session-level findings, each ending with the command that resolves it."""
     lines: list[str] = []
-    update = "pytest --llm-cost --llm-cost-update"
+    update = UPDATE_COMMAND
+    updating = run.rules.updating
     failed = [
-        (len(findings["regressed"]), "over its allowed delta", "over their allowed delta"),
-        (len(findings["over_budget"]), "over its cost_budget", "over their cost_budget"),
-        (len(findings["unpriced"]), "calling an unpriced model", "calling unpriced models"),
+        (Status.REGRESSED, "over its allowed delta", "over their allowed delta"),
+        (Status.OVER_BUDGET, "over its cost_budget", "over their cost_budget"),
+        (Status.UNKNOWN_STEP, "on a cost_budget step it never ran", "on cost_budget steps they never ran"),
+        (Status.UNPRICED, "calling an unpriced model", "calling unpriced models"),
     ]
-    for count, one, many in failed:
-        if count:
-            lines.append(f"{plural(count, 'test')} failed {one if count == 1 else many}")
-    if findings["regressed"] and not findings["updating"]:
+    for status, one, many in failed:
+        ids = run.failing.get(status, ())
+        fixtures = sum(1 for nodeid in ids if "[fixture " in nodeid)
+        tests = len(ids) - fixtures
+        if tests:
+            lines.append(f"{plural(tests, 'test')} failed {one if tests == 1 else many}")
+        if fixtures:
+            lines.append(f"{plural(fixtures, 'fixture')} failed {one if fixtures == 1 else many}")
+    if run.count(Status.REGRESSED) and not updating:
         lines.append(f"accept an intended cost change with `{update}` (or `llm-cost update-baseline`)")
-    new = len(findings["new"])
-    if new and not findings["updating"]:
-        where = findings["baseline"] if findings["baseline_exists"] else f"a new {findings['baseline']}"
-        if findings["strict"]:
+    new = len(run.new)
+    if new and not updating:
+        where = run.baseline if run.baseline_exists else f"a new {run.baseline}"
+        if run.rules.strict:
             verb = "fails (--llm-cost-strict)" if new == 1 else "fail (--llm-cost-strict)"
         else:
             verb = "passes" if new == 1 else "pass"
@@ -163,23 +162,31 @@ def findings_lines(findings: Mapping[str, Any]) -> list[str]:
             f"{plural(new, 'test')} with LLM calls {'is' if new == 1 else 'are'} not in the baseline and {verb}: "
             f"record {'it' if new == 1 else 'them'} in {where} with `{update}`"
         )
-    stale = len(findings["stale"])
+    stale = len(run.stale)
     if stale:
         lines.append(
             f"{plural(stale, 'baseline entry', 'baseline entries')} {'has' if stale == 1 else 'have'} no test: "
             f"drop {'it' if stale == 1 else 'them'} with `{update} --llm-cost-prune`"
         )
-    improved = len(findings["improved"])
-    if improved and not findings["updating"]:
+    improved = len(run.improved)
+    if improved and not updating:
         lines.append(
             f"{plural(improved, 'test')} got cheaper than {'its' if improved == 1 else 'their'} baseline "
             f"by more than the allowed delta: lock the saving in with `{update}`"
         )
-    drift: Decimal = findings["drift_usd"]
+    drift = run.drift_usd
     if drift:
         direction = "more" if drift > 0 else "less"
         lines.append(
             f"price drift: today's rate card prices the baseline's usage {short_money(abs(drift))} {direction} "
             f"than when it was written; compared at today's prices, nothing fails for it (`{update}` records them)"
+        )
+    if results is not None and results.unattributed:
+        calls = sum(lost.calls for lost in results.unattributed)
+        usd = sum((lost.usd for lost in results.unattributed), Decimal(0))
+        origins = ", ".join(lost.nodeid for lost in results.unattributed[:3])
+        lines.append(
+            f"{plural(calls, 'call')} ({money(usd)}) unattributed: made by work a test started after that test "
+            f"ended ({origins}); billed to no test, listed in results.json"
         )
     return lines

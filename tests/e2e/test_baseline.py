@@ -86,7 +86,8 @@ def test_update_writes_a_deterministic_reviewable_baseline(recorded: pytest.Pyte
     text = path.read_text()
     data = json.loads(text)
     assert text == json.dumps(data, indent=2, sort_keys=True) + "\n"
-    assert data["format"] == 1
+    assert data["format"] == 2
+    assert data["token_kinds"] == ["input", "cached_input", "cache_write", "output", "reasoning"]
     entry = data["tests"]["test_agent.py::test_agent"]
     assert entry["calls"] == 2
     assert entry["usd"] == "0.005155"  # 2 x usd(1000)
@@ -95,6 +96,8 @@ def test_update_writes_a_deterministic_reviewable_baseline(recorded: pytest.Pyte
         "calls": 2,
         "tokens": {"cache_write": 0, "cached_input": 0, "input": 2006, "output": 14, "reasoning": 0},
         "usd": "0.005155",
+        # Each call's own usage, in token_kinds order, so the baseline is re-priced call by call.
+        "per_call": [[1003, 0, 0, 7, 0], [1003, 0, 0, 7, 0]],
     }
     assert sorted(entry["steps"]) == ["plan", "synthesize"]
     assert entry["steps"]["synthesize"]["usd"] == "0.0025775"

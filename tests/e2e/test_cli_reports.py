@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_llmcost.cli import main
+from pytest_llmcost.gate.judge import Status, Verdict
 from pytest_llmcost.pricing import RateCard
 from pytest_llmcost.results import Results
 from tests.report_sample import RATE_CARD, sample_tests
@@ -165,12 +166,22 @@ def test_report_without_a_baseline(runs: pytest.Pytester) -> None:
     )
 
 
-def test_report_without_a_baseline_claims_no_regression(runs: pytest.Pytester) -> None:
+def test_report_renders_the_runs_own_verdicts(runs: pytest.Pytester) -> None:
+    """The report shows what the run judged, even once the baseline file has changed or gone."""
     (runs.path / "llm-cost-baseline.json").unlink()
     assert _run("report", HEAD, "--markdown", "cost.md")[0] == 0
     assert (runs.path / "cost.md").read_text().splitlines()[3] == (
-        "LLM cost per test run: $0.0131 over 4 tests (no baseline to compare with)."
+        "This change raises LLM cost per test run by $0.00258 (+24.4%): 2 tests over their allowed delta."
     )
+
+
+def test_report_against_another_baseline_is_judged_again(runs: pytest.Pytester) -> None:
+    """``--baseline`` asks the gate for a new comparison: against an empty baseline nothing regressed."""
+    (runs.path / "empty.json").write_text('{"format": 2, "tests": {}}')
+    assert _run("report", HEAD, "--baseline", "empty.json", "--markdown", "cost.md")[0] == 0
+    lines = (runs.path / "cost.md").read_text().splitlines()
+    assert lines[3] == "This change raises LLM cost per test run by $0.0131."
+    assert any("0 regressed" in line and "4 new" in line for line in lines)
 
 
 # -- diff -----------------------------------------------------------------------------------------
@@ -333,7 +344,11 @@ def _shards(tmp_path: Path, *, complete: tuple[bool, bool], overlap: int = 0) ->
             rate_card=RATE_CARD,
             outcomes=dict.fromkeys(half, "passed"),
             collected=tuple(ids) if whole else None,
-            statuses={nodeid: "over_budget" for nodeid in half if nodeid.endswith("test_tool_loop")},
+            verdicts={
+                nodeid: Verdict(nodeid, Status.OVER_BUDGET, True, ((Status.OVER_BUDGET, "over"),))
+                for nodeid in half
+                if nodeid.endswith("test_tool_loop")
+            },
         ).write(path)
         paths.append(path)
     return paths[0], paths[1], ids

@@ -319,7 +319,7 @@ def test_results_file_is_deterministic_and_complete(pytester: pytest.Pytester, f
     assert path.read_bytes() == first
     assert first.endswith(b"}\n")
     data = json.loads(first)
-    assert data["format"] == 1
+    assert data["format"] == 2
     assert data["rate_card"]["genai_prices"]
     assert data["rate_card"]["local_prices"] is None
     record = data["tests"]["test_steps.py::test_agent"]["records"][1]

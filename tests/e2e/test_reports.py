@@ -83,7 +83,7 @@ def test_report_and_summary_are_written_and_named(recorded: pytest.Pytester) -> 
     lines = summary.splitlines()
     assert lines[0] == MARKER
     assert lines[3] == "LLM cost per test run: $0.0102 over 2 tests (no baseline to compare with)."
-    assert "2 tests · 3 calls · 0 regressed · 0 over budget · 0 improved · 0 new · 0 stale" in lines
+    assert "2 tests · 3 calls · 0 regressed · 0 over budget · 0 improved · 2 new · 0 stale" in lines
     assert summary.endswith(LINK)  # relative to the summary, next to it
 
 

@@ -8,18 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmcost.gate.baseline import (
-    Allowance,
-    Baseline,
-    book_of,
-    compare,
-    entry_of,
-    load_baseline,
-    parse_allowance,
-    price_book,
-    update,
-)
 from pytest_llmcost.files import FileFormatError
+from pytest_llmcost.gate.allowance import Allowance, parse_allowance
+from pytest_llmcost.gate.baseline import Baseline, book_of, entry_of, load_baseline, price_book, update
+from pytest_llmcost.gate.compare import compare
 from pytest_llmcost.pricing import LocalPrices, RateCard, RequestFee
 from pytest_llmcost.usage import Call, TestCost, Tokens
 
@@ -186,7 +178,7 @@ def test_baseline_round_trips_through_its_file(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("[1, 2]", "not an llm-cost baseline (no 'format')"),
-        ('{"format": 2}', "baseline format 2 is not supported"),
+        ('{"format": 3}', "baseline format 3 is not supported"),
         ('{"format": 1, "tests": []}', "tests: expected an object of test ids"),
         (
             '{"format": 1, "tests": {"t": {"models": {"openai": {"m": {"tokens": {"input": -1}}}}}}}',

@@ -21,10 +21,9 @@ import pytest
 
 from pytest_llmcost import __version__
 from pytest_llmcost.report.html import cents, pct, render_html, share, signed, sort_value, usd, write_html
-from pytest_llmcost.report.model import build_report
 from pytest_llmcost.results import Results
 from pytest_llmcost.usage import Call, TestCost, Tokens
-from tests.report_sample import CARD, CLOCK, sample_report
+from tests.report_sample import CLOCK, judged_report, sample_report
 
 GOLD = Path(__file__).parent / "gold" / "report.html"
 
@@ -66,7 +65,7 @@ def _nasty_report() -> str:
     )
     test = TestCost.from_calls(nodeid, [call])
     results = Results(tests={nodeid: test}, runs_per_day={nodeid: 3})
-    report = build_report(results, card=CARD, clock=lambda: CLOCK, title="<i>title</i>", stale=["<s>gone</s>"])
+    report = judged_report(results, clock=lambda: CLOCK, title="<i>title</i>", stale=["<s>gone</s>"])
     return render_html(report)
 
 
@@ -144,10 +143,10 @@ def test_a_large_report_lists_steps_for_its_most_expensive_tests() -> None:
 
 def test_a_report_without_baseline_or_calls() -> None:
     test = TestCost.from_calls("t.py::a", [Call(0, None, "openai", "gpt-4o", Tokens(1, 0, 0, 1), Decimal("0.5"))])
-    html = render_html(build_report(Results(tests={"t.py::a": test}), card=CARD, clock=lambda: CLOCK))
+    html = render_html(judged_report(Results(tests={"t.py::a": test}), clock=lambda: CLOCK))
     assert 'class="v">none</div>' in html
     assert "--llm-cost-update" in html
-    empty = render_html(build_report(Results(), card=CARD, clock=lambda: CLOCK))
+    empty = render_html(judged_report(Results(), clock=lambda: CLOCK))
     assert "<svg" not in empty
     assert 'id="tests"' in empty
 
@@ -155,7 +154,7 @@ def test_a_report_without_baseline_or_calls() -> None:
 def test_many_steps_fold_into_other_in_the_chart() -> None:
     records = [Call(i, f"step-{i:02d}", "openai", "m", Tokens(1), Decimal(100 - i)) for i in range(30)]
     test = TestCost.from_calls("t.py::a", records)
-    html = render_html(build_report(Results(tests={"t.py::a": test}), card=CARD, clock=lambda: CLOCK))
+    html = render_html(judged_report(Results(tests={"t.py::a": test}), clock=lambda: CLOCK))
     assert html.count('<rect class="bar') == 20
     assert ">other (11 steps)</text>" in html
 

@@ -12,10 +12,10 @@ import pytest
 
 from pytest_llmcost.gate.baseline import Baseline, entry_of
 from pytest_llmcost.report.markdown import MARKER, MAX_CHANGES, MAX_DETAILS, summary_markdown
-from pytest_llmcost.report.model import Report, build_report
+from pytest_llmcost.report.model import Report
 from pytest_llmcost.results import Results
 from pytest_llmcost.usage import Call, TestCost, Tokens
-from tests.report_sample import CARD, CLOCK, sample_report
+from tests.report_sample import CLOCK, judged_report, sample_report
 
 #: gpt-4o input in the sample's price list: $2.50 per million tokens, so 4,000 tokens cost $0.01.
 USD_PER_TOKEN = Decimal("2.5") / 1_000_000
@@ -41,13 +41,12 @@ def _report(
     results = Results(
         tests={nodeid: _test(nodeid, steps) for nodeid, steps in now.items()},
         rate_card={"genai_prices": "0.0.40"},
-        statuses=statuses or {},
     )
     baseline = None
     if base is not None:
         entries = {nodeid: entry_of(_test(nodeid, steps)) for nodeid, steps in base.items()}
         baseline = Baseline(path=Path("llm-cost-baseline.json"), entries=entries, exists=True)
-    return build_report(results, baseline=baseline, card=CARD, clock=lambda: CLOCK, **options)  # type: ignore[arg-type]
+    return judged_report(results, baseline=baseline, statuses=statuses, clock=lambda: CLOCK, **options)
 
 
 def _table(text: str, title: str) -> list[str]:

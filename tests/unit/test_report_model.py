@@ -6,19 +6,18 @@ from decimal import Decimal
 
 import pytest
 
-from pytest_llmcost.gate.baseline import Baseline, entry_of, parse_allowance
+from pytest_llmcost.gate.baseline import Baseline, entry_of
 from pytest_llmcost.report.model import (
     NO_STEP,
     OUTLIER_FACTOR,
     PARETO_MARK,
     ParetoBar,
-    build_report,
     pareto_chart,
     shared_cassette,
 )
 from pytest_llmcost.results import Results
 from pytest_llmcost.usage import Call, TestCost, Tokens
-from tests.report_sample import CARD, CLOCK, sample_report, sample_tests
+from tests.report_sample import CLOCK, judged_report, sample_report, sample_tests
 
 
 def _test(nodeid: str, *calls: tuple[str | None, str], model: str = "m", **flags: bool) -> TestCost:
@@ -34,7 +33,7 @@ def _test(nodeid: str, *calls: tuple[str | None, str], model: str = "m", **flags
 
 def _report(*tests: TestCost, **options: object) -> object:
     results = Results(tests={test.nodeid: test for test in tests}, rate_card={"genai_prices": "1"})
-    return build_report(results, clock=lambda: CLOCK, **options)  # type: ignore[arg-type]
+    return judged_report(results, clock=lambda: CLOCK, **options)  # type: ignore[arg-type]
 
 
 def test_totals_and_counts_of_the_sample() -> None:
@@ -79,19 +78,20 @@ def test_status_rules() -> None:
     }
 
 
-def test_without_a_baseline_nothing_is_new() -> None:
-    report = _report(_test("t.py::a", ("s", "0.1")), _test("t.py::b", ("s", "0")), card=CARD)
-    assert [row.status for row in report.tests] == ["ok", "ok"]  # type: ignore[attr-defined]
+def test_without_a_baseline_every_test_is_new() -> None:
+    """As the terminal says ("not in the baseline"): every surface shows the gate's one verdict."""
+    report = _report(_test("t.py::a", ("s", "0.1")), _test("t.py::b", ("s", "0")))
+    assert [row.status for row in report.tests] == ["new", "new"]  # type: ignore[attr-defined]
     assert report.base_usd is None
     assert report.delta_usd is None
     unpriced = _test("t.py::u", ("s", "0"), unpriced=True)
-    assert _report(unpriced, card=CARD).tests[0].status == "unpriced"  # type: ignore[attr-defined]
+    assert _report(unpriced).tests[0].status == "unpriced"  # type: ignore[attr-defined]
 
 
 def test_steps_and_calls_of_a_row() -> None:
     """A row's steps, most expensive first, carry their calls; calls outside steps come last under (no step)."""
     test = _test("t.py::a", ("cheap", "0.001"), ("dear", "0.01"), ("dear", "0.02"), (None, "0.0001"))
-    (row,) = _report(test, card=CARD).tests  # type: ignore[attr-defined]
+    (row,) = _report(test).tests  # type: ignore[attr-defined]
     assert [(step.path, step.now_usd, step.calls) for step in row.steps] == [
         ("dear", Decimal("0.03"), 2),
         ("cheap", Decimal("0.001"), 1),
@@ -103,7 +103,7 @@ def test_steps_and_calls_of_a_row() -> None:
 
 def test_detail_limit_keeps_steps_for_the_most_expensive_tests_only() -> None:
     tests = [_test(f"t.py::t{i}", ("s", str(i))) for i in range(1, 6)]
-    report = _report(*tests, card=CARD, detail_limit=2)
+    report = _report(*tests, detail_limit=2)
     assert [(row.nodeid, row.details, bool(row.steps)) for row in report.tests] == [  # type: ignore[attr-defined]
         ("t.py::t5", True, True),
         ("t.py::t4", True, True),
@@ -131,7 +131,7 @@ def test_outliers_are_over_five_times_the_median() -> None:
     assert OUTLIER_FACTOR == 5
     tests = [_test(f"t.py::t{i}", ("s", "1")) for i in range(4)]
     tests += [_test("t.py::five", ("s", "5")), _test("t.py::six", ("s", "6")), _test("t.py::huge", ("s", "50"))]
-    (stat,) = _report(*tests, card=CARD).steps  # type: ignore[attr-defined]
+    (stat,) = _report(*tests).steps  # type: ignore[attr-defined]
     assert stat.p50_usd == 1
     assert stat.outliers == (("t.py::huge", Decimal(50)), ("t.py::six", Decimal(6)))
 
@@ -140,7 +140,7 @@ def test_step_statistics() -> None:
     """Mean, p50 and p95 (linear interpolation) of the tests' costs for a step; calls and tests counted."""
     costs = ["1", "2", "3", "4", "100"]
     tests = [_test(f"t.py::t{i}", ("s", usd), ("s", "0")) for i, usd in enumerate(costs)]
-    (stat,) = _report(*tests, card=CARD).steps  # type: ignore[attr-defined]
+    (stat,) = _report(*tests).steps  # type: ignore[attr-defined]
     assert (stat.calls, stat.tests) == (10, 5)
     assert stat.total_usd == 110
     assert stat.mean_usd == 22
@@ -161,7 +161,7 @@ def test_projections() -> None:
         assert projection.usd_per_month == projection.usd_per_day * 30
     test = _test("t.py::a", ("s", "0.01"))
     results = Results(tests={test.nodeid: test}, runs_per_day={"t.py::a": 0, "t.py::gone": 10})
-    assert build_report(results, card=CARD).projections == ()
+    assert judged_report(results).projections == ()
 
 
 def test_model_mix() -> None:
@@ -188,8 +188,8 @@ def test_comparison_uses_the_allowance() -> None:
     tests, written = sample_tests()
     baseline = Baseline(entries={nodeid: entry_of(cost) for nodeid, cost in written.items()}, exists=True)
     results = Results(tests=tests)
-    tight = build_report(results, baseline=baseline, card=CARD, allowance=parse_allowance("5%"))
-    loose = build_report(results, baseline=baseline, card=CARD, allowance=parse_allowance("300%"))
+    tight = judged_report(results, baseline=baseline, allowance="5%")
+    loose = judged_report(results, baseline=baseline, allowance="300%")
     assert tight.counts.regressed == 2
     assert loose.counts.regressed == 0
     assert loose.allowance == "300%"
@@ -200,7 +200,7 @@ def test_comparison_uses_the_allowance() -> None:
 
 def _bars(*dollars: str) -> tuple[ParetoBar, ...]:
     tests = [_test(f"t.py::t{i}", (f"step-{i:02d}", usd)) for i, usd in enumerate(dollars)]
-    return _report(*tests, card=CARD).pareto  # type: ignore[attr-defined, no-any-return]
+    return _report(*tests).pareto  # type: ignore[attr-defined, no-any-return]
 
 
 def test_chart_bars_are_to_scale_and_the_line_ends_at_100() -> None:
@@ -237,7 +237,7 @@ def test_chart_folds_the_long_tail_into_other() -> None:
 def test_chart_shortens_long_step_names_from_the_left() -> None:
     name = "agent/research/" + "x" * 40 + "/retrieve"
     test = _test("t.py::a", (name, "0.01"))
-    chart = pareto_chart(_report(test, card=CARD).pareto)  # type: ignore[attr-defined]
+    chart = pareto_chart(_report(test).pareto)  # type: ignore[attr-defined]
     assert chart is not None
     (bar,) = chart.bars
     assert bar.step == name

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from pytest_llmcost.files import FileFormatError
+from pytest_llmcost.gate.allowance import parse_allowance
+from pytest_llmcost.gate.judge import Rules, Status, Verdict
 from pytest_llmcost.results import Results, load_results
 from pytest_llmcost.usage import Call, TestCost, Tokens
 
@@ -24,16 +26,27 @@ def test_results_round_trip_with_how_the_run_judged(tmp_path: Path) -> None:
         rate_card={"genai_prices": "0.2.3", "local_prices": None},
         outcomes={"t.py::a": "cost", "t.py::b": "failed"},
         collected=("t.py::a", "t.py::b", "t.py::c"),
-        statuses={"t.py::a": "regressed"},
+        verdicts={
+            "t.py::a": Verdict(
+                "t.py::a",
+                Status.REGRESSED,
+                True,
+                ((Status.REGRESSED, "LLM cost $0.001 exceeds baseline $0.0005 by 100.0% (allowed 10%)"),),
+                allowance=parse_allowance("10%"),
+            ),
+            "t.py::b": Verdict("t.py::b", Status.NEW),
+        },
         runs_per_day={"t.py::a": 5000},
-        allowed_deltas={"t.py::a": "10%"},
-        gate={"tolerance": "5%", "noise_floor": "0.0001"},
+        rules=Rules(tolerance=parse_allowance("5%"), noise_floor=Decimal("0.0001")),
+        run={"baseline": "llm-cost-baseline.json", "baseline_exists": True, "new": ["t.py::b"], "stale": []},
     )
     path = tmp_path / "results.json"
     results.write(path)
     data = json.loads(path.read_text())
-    assert data["format"] == 1
-    assert data["gate"] == {"noise_floor": "0.0001", "tolerance": "5%"}
+    assert data["format"] == 2
+    assert data["gate"] == {"noise_floor": "0.0001", "strict": False, "tolerance": "5%", "unpriced": "fail"}
+    assert data["tests"]["t.py::a"]["status"] == "regressed"
+    assert data["tests"]["t.py::a"]["verdict"]["fails"] is True
     assert data["tests"]["t.py::a"]["allowed_delta"] == "10%"
     assert data["summary"]["usd"] == "0.003"
     loaded = load_results(path)
