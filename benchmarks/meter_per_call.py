@@ -88,16 +88,16 @@ def load_suite(root: Path) -> list[Cassette]:
 
 def _session(root: Path) -> Any:
     """The plugin object, as a run without xdist has it (only ``rootpath`` is read from the config)."""
+    from pytest_llmcost.hooks.run import Run
     from pytest_llmcost.options import Settings
-    from pytest_llmcost.hooks.run import LLMCostSession
 
-    return LLMCostSession(SimpleNamespace(rootpath=root), Settings())  # type: ignore[arg-type]
+    return Run(SimpleNamespace(rootpath=root), Settings())  # type: ignore[arg-type]
 
 
 def time_capture(root: Path, cassettes: list[Cassette], repeat: int) -> float:
     """Seconds per interaction: ``Exchange`` built from vcrpy's request and response, then the sink."""
-    from pytest_llmcost.meter import Ledger
     from pytest_llmcost.capture.recording import _exchange
+    from pytest_llmcost.meter import Ledger
 
     session = _session(root)
     sink = session._capture

@@ -277,7 +277,12 @@ class Run:
                 budget_of(item)
             except BudgetError as exc:
                 errors.append(f"{item.nodeid}: cost_budget: {exc}")
-        if errors:
+        if errors and self.is_worker:
+            # A usage error would only stop this worker: the controller shows a collection error.
+            message = "invalid cost_budget marker:\n  " + "\n  ".join(errors)
+            session.config.hook.pytest_collectreport(report=pytest.CollectReport("", "failed", message, []))
+            session.shouldfail = "invalid cost_budget marker"
+        elif errors:
             raise pytest.UsageError("invalid cost_budget marker:\n  " + "\n  ".join(errors))
         self.collected.update(item.nodeid for item in session.items)
         if self.settings.enabled and self.settings.prune and self.deselected:
@@ -336,10 +341,10 @@ class Run:
         except BudgetError:
             self.current_budget = None  # judged (and failed) when the test is settled
         self.current_item = item
-        alive = {thread.ident for thread in threading.enumerate()}
-        for ident in list(self._thread_owners):
-            if ident not in alive:
-                del self._thread_owners[ident]
+        tracking = self.settings.enabled
+        alive = {thread.ident for thread in threading.enumerate()} if tracking else set()
+        for ident in [ident for ident in self._thread_owners if ident not in alive]:
+            del self._thread_owners[ident]
         try:
             return (yield)
         finally:
@@ -347,7 +352,8 @@ class Run:
             self.current = None
             self.current_budget = None
             self.current_item = None
-            for thread in threading.enumerate():
+            # Threads the test started and left running: a call they make later is nobody's.
+            for thread in threading.enumerate() if tracking else ():
                 if thread.ident not in alive and thread.ident is not None:
                     self._thread_owners[thread.ident] = ledger
             if not ledger.closed:  # not settled (the plugin is off, or another plugin ran the test)
@@ -409,12 +415,12 @@ class Run:
             stopped=item.stash.get(GUARD_KEY, None) or bad_budget,
         )
         target = next((report for report in reports if report.when == "call"), reports[0])
+        verdict = self._apply(item, target, verdict)
         target.llm_cost = cost.to_json()  # type: ignore[attr-defined]
         target.llm_cost_verdict = verdict.to_json()  # type: ignore[attr-defined]
         if budget is not None and budget.runs_per_day is not None:
             target.llm_cost_runs_per_day = budget.runs_per_day  # type: ignore[attr-defined]
         self._measured[item.nodeid] = (cost, verdict)
-        self._apply(item, target, verdict)
         fixtures = self._fixtures_done
         self._fixtures_done = []
         finished = []
@@ -429,17 +435,20 @@ class Run:
                 card=self.card,
                 kind="fixture",
             )
+            fixture_verdict = self._apply(item, reports[-1], fixture_verdict, prefix=f"fixture {fixture.nodeid}: ")
             finished.append(
                 {"id": fixture.nodeid, "cost": fixture.final.to_json(), "verdict": fixture_verdict.to_json()}
             )
             self._measured[fixture.nodeid] = (fixture.final, fixture_verdict)
-            if fixture_verdict.fails:
-                self._apply(item, reports[-1], fixture_verdict, prefix=f"fixture {fixture.nodeid}: ")
         if finished:
             reports[-1].llm_cost_fixtures = finished  # type: ignore[attr-defined]
 
-    def _apply(self, item: pytest.Item, report: pytest.TestReport, verdict: Verdict, prefix: str = "") -> None:
-        """Fail ``report`` with the verdict's reasons (or add them as a section when it failed already)."""
+    def _apply(self, item: pytest.Item, report: pytest.TestReport, verdict: Verdict, prefix: str = "") -> Verdict:
+        """Fail ``report`` with the verdict's reasons (or add them as a section when it failed already).
+
+        Its warnings are issued here; under ``filterwarnings = error`` a warning fails the test
+        instead, and the verdict returned says so.
+        """
         from ..report.terminal import comparison_table
 
         for warning in verdict.warnings:
@@ -450,7 +459,7 @@ class Run:
                     verdict, fails=True, findings=(*verdict.findings, (verdict.status, str(exc)))
                 )
         if not verdict.fails:
-            return
+            return verdict
         if verdict.comparison is not None:
             report.sections.append(("LLM cost vs baseline", comparison_table(verdict.comparison)))
         text = prefix + verdict.message.replace("\n", "\n" + " " * len(prefix) if prefix else "\n")
@@ -461,6 +470,7 @@ class Run:
             report.llm_cost_only = True  # type: ignore[attr-defined]
         else:
             report.sections.append(("LLM cost findings", text))
+        return verdict
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
         status = getattr(report, "llm_cost_status", None)

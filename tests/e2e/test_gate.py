@@ -219,6 +219,16 @@ def test_an_invalid_budget_added_by_a_conftest_hook_is_a_usage_error(pytester: p
     result.stderr.fnmatch_lines(["*test_hooked.py::test_one_call: cost_budget: *abc*"])
 
 
+def test_an_invalid_budget_under_xdist_is_a_collection_error(pytester: pytest.Pytester) -> None:
+    """Under ``-n 2`` the workers report it as a collection error naming the test: no internal error, exit != 0."""
+    pytester.makeconftest(HOOKED_CONFTEST.format(budget='usd="abc"'))
+    pytester.makepyfile(test_hooked="def test_one_call():\n    pass\n")
+    result = pytester.runpytest("-n", "2")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["invalid cost_budget marker:", "  test_hooked.py::test_one_call: cost_budget: *abc*"])
+
+
 # -- 4. llm-cost merge ------------------------------------------------------------------------
 
 SHARDED = (
@@ -335,7 +345,7 @@ def warm(name, words):
 
 @pytest.fixture(scope="module")
 def warm_index():
-    warm("warm_index", 1000)
+    warm("warm_index", int(os.environ.get("WARM_WORDS", "1000")))
 
 
 @pytest.fixture(scope="session")
@@ -424,6 +434,32 @@ def test_fixture_calls_are_billed_to_the_fixture_whatever_the_workers(fixtured: 
     assert _judged(runs["4"]) == _judged(serial)
 
 
+def test_a_wide_fixture_that_grew_fails_in_its_own_name(
+    fixtured: pytest.Pytester, fake_llm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """warm_index's call triples: each module's instance fails the teardown it finished in, naming the fixture."""
+    fixtured.runpytest("--llm-cost", "--llm-cost-update").assert_outcomes(passed=6)
+    (fixtured.path / "cassettes" / "warm_index.yaml").unlink()
+    with monkeypatch.context() as recording:
+        recording.setenv("REC", "once")
+        recording.setenv("WARM_WORDS", "3000")
+        fixtured.runpytest("--llm-cost-record-mode=once").assert_outcomes(passed=6)
+    monkeypatch.setenv("WARM_WORDS", "3000")
+    result = fixtured.runpytest("--llm-cost")
+    result.assert_outcomes(passed=6, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_a3*",
+            # fnmatch reads [...] as a class: "?" stands for the brackets.
+            "fixture test_a.py::?fixture warm_index?: LLM cost $0.000455 exceeds baseline $0.000155 by 194.0% *",
+        ]
+    )
+    result.stdout.fnmatch_lines(["2 fixtures failed over their allowed delta"])
+    tests = _results(fixtured, ".llm-cost/results.json")["tests"]
+    assert tests["test_a.py::[fixture warm_index]"]["status"] == "regressed"
+    assert {nodeid: tests[nodeid]["status"] for nodeid in WARM_TESTS} == dict.fromkeys(WARM_TESTS, "ok")
+
+
 def test_parallel_runs_pass_against_a_serial_baseline(fixtured: pytest.Pytester) -> None:
     """A baseline accepted at -n 0 holds at -n 2, three runs in a row, whichever worker sets a fixture up."""
     fixtured.runpytest("--llm-cost", "--llm-cost-update", "-n", "0").assert_outcomes(passed=6)
@@ -503,3 +539,40 @@ def test_a_budget_for_a_step_the_test_never_ran_fails_it(pytester: pytest.Pytest
     assert any("synthesise" in line for line in failure), failure
     assert any("plan" in line and "synthesize" in line for line in failure), failure
     assert _results(pytester)["tests"]["test_steps.py::test_agent"]["status"] == "unknown_step"
+
+
+UNPRICED = """
+import os
+
+import httpx
+
+
+def test_unknown_model(llm_cost):
+    body = {"model": "acme-large-2", "messages": [{"role": "user", "content": "hello"}]}
+    httpx.post(os.environ["FAKE_LLM_URL"] + "/v1/chat/completions", json=body, timeout=10).raise_for_status()
+
+
+def test_other():
+    pass
+"""
+
+
+def test_a_warning_under_filterwarnings_error_fails_the_test_not_the_session(
+    pytester: pytest.Pytester, fake_llm: Any
+) -> None:
+    """An unpriced-model warning under ``filterwarnings = error`` fails its test; the run goes on."""
+    pytester.makepyfile(test_unpriced=UNPRICED)
+    pytester.runpytest("--llm-cost-record-mode=once").assert_outcomes(passed=2)
+    pytester.makeini("[pytest]\nllm_cost_unpriced = warn\nfilterwarnings = error\n")
+    result = pytester.runpytest("--llm-cost")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "no price for acme-large-2 (openai): counted as $0 and labelled unpriced; price it in *",
+            "1 test failed calling an unpriced model",
+        ]
+    )
+    assert _results(pytester, ".llm-cost/results.json")["tests"]["test_unpriced.py::test_unknown_model"]["status"] == (
+        "unpriced"
+    )
