@@ -421,12 +421,22 @@ class Run:
         if budget is not None and budget.runs_per_day is not None:
             target.llm_cost_runs_per_day = budget.runs_per_day  # type: ignore[attr-defined]
         self._measured[item.nodeid] = (cost, verdict)
-        fixtures = self._fixtures_done
-        self._fixtures_done = []
-        finished = []
+        finished = [
+            {"id": nodeid, "cost": cost.to_json(), "verdict": fixture_verdict.to_json()}
+            for nodeid, cost, fixture_verdict in self._judge_fixtures(item, reports[-1])
+        ]
+        if finished:
+            reports[-1].llm_cost_fixtures = finished  # type: ignore[attr-defined]
+
+    def _judge_fixtures(
+        self, item: pytest.Item | None, report: pytest.TestReport | None
+    ) -> list[tuple[str, TestCost, Verdict]]:
+        """Judge the wide fixtures finished since the last call; a failing one fails ``report`` (a teardown)."""
+        fixtures, self._fixtures_done = self._fixtures_done, []
+        judged = []
         for fixture in fixtures:
             assert fixture.final is not None
-            fixture_verdict = judge(
+            verdict = judge(
                 fixture.nodeid,
                 fixture.final,
                 entry=self.baseline.entries.get(fixture.nodeid),
@@ -435,13 +445,11 @@ class Run:
                 card=self.card,
                 kind="fixture",
             )
-            fixture_verdict = self._apply(item, reports[-1], fixture_verdict, prefix=f"fixture {fixture.nodeid}: ")
-            finished.append(
-                {"id": fixture.nodeid, "cost": fixture.final.to_json(), "verdict": fixture_verdict.to_json()}
-            )
-            self._measured[fixture.nodeid] = (fixture.final, fixture_verdict)
-        if finished:
-            reports[-1].llm_cost_fixtures = finished  # type: ignore[attr-defined]
+            if item is not None and report is not None:
+                verdict = self._apply(item, report, verdict, prefix=f"fixture {fixture.nodeid}: ")
+            self._measured[fixture.nodeid] = (fixture.final, verdict)
+            judged.append((fixture.nodeid, fixture.final, verdict))
+        return judged
 
     def _apply(self, item: pytest.Item, report: pytest.TestReport, verdict: Verdict, prefix: str = "") -> Verdict:
         """Fail ``report`` with the verdict's reasons (or add them as a section when it failed already).
@@ -556,6 +564,9 @@ class Run:
         """The run's results and verdict, built once (on the controller) and rendered by every surface."""
         if self.final is not None:
             return self.final
+        # Session-scoped fixtures torn down after the last test's report (a run stopped by -x).
+        for nodeid, cost, verdict in self._judge_fixtures(None, None):
+            self._receive(nodeid, cost.to_json(), verdict.to_json(), kind="fixture")
         self.unattributed += self._unattributed()
         collected = tuple(sorted(self.collected)) if self.complete_collection else None
         results = Results(
@@ -583,7 +594,7 @@ class Run:
         self.final = (results, run)
         return self.final
 
-    @pytest.hookimpl(tryfirst=True)
+    @pytest.hookimpl(trylast=True)  # after pytest tore down what the last test left set up
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self._save_memo()
         if not self.settings.enabled or self.is_worker:
