@@ -69,6 +69,18 @@ def parse_usd(value: str) -> Decimal:
 parse_usd.__name__ = "dollars"
 
 
+def parse_hosts(value: str) -> tuple[str, ...]:
+    """``api.example.com, *.internal``: host names or patterns, comma- or space-separated; ``*`` for any."""
+    hosts = tuple(part.strip().lower() for part in value.replace(",", " ").split() if part.strip())
+    for host in hosts:
+        if any(char in host for char in "/@?#") or host.startswith("-"):
+            raise argparse.ArgumentTypeError(f"{host!r} is not a host name or pattern (e.g. 'db.internal, *.corp')")
+    return hosts
+
+
+parse_hosts.__name__ = "hosts"
+
+
 def parse_path(value: str) -> str:
     """A file path; ``none`` (or an empty value) turns the output off."""
     text = value.strip()
@@ -225,6 +237,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PATH",
     ),
     Option(
+        "--llm-cost-allow-hosts",
+        "llm_cost_allow_hosts",
+        "hosts a replaying --llm-cost run may still connect to besides loopback ('db.internal, *.corp'; '*' for any)",
+        parse_hosts,
+        "",
+        metavar="HOSTS",
+    ),
+    Option(
         "--llm-cost-max-record-spend",
         "llm_cost_max_record_spend",
         "while recording, stop live LLM calls once the run (all xdist workers) has spent this many dollars",
@@ -251,6 +271,8 @@ class Settings:
     prune: bool = False
     strict: bool = False
     max_record_spend: Decimal | None = None
+    allow_hosts: tuple[str, ...] = ()
+    """Hosts a replaying run may reach besides loopback (``*``: any, no network block)."""
     report_path: Path | None = None
     markdown_path: Path | None = None
     runs_per_day: tuple[tuple[str, int], ...] = ()
@@ -324,6 +346,7 @@ class Settings:
             prune=bool(values["llm_cost_prune"]),
             strict=bool(values["llm_cost_strict"]),
             max_record_spend=values["llm_cost_max_record_spend"],
+            allow_hosts=values["llm_cost_allow_hosts"],
             report_path=resolve("llm_cost_report"),
             markdown_path=resolve("llm_cost_markdown"),
             runs_per_day=parse_runs_per_day(config.getini("llm_cost_runs_per_day") or ()),

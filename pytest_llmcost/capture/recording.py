@@ -9,9 +9,11 @@ explains a cassette miss in terms of the closest recorded request.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -82,7 +84,9 @@ _OAUTH_PATH = re.compile(r"/(?:oauth2?/)?(?:v\d+/)?token$|/oauth2?/", re.IGNOREC
 REDACTED = "REDACTED"
 
 #: How requests are matched: method, full URL, and the body compared as canonical JSON.
-MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "llm_cost_body")
+MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "llm_cost_body", "llm_cost_headers")
+#: Request headers that change what a call bills (beta features), so a changed one is a new request.
+BILLING_HEADERS = ("anthropic-beta", "openai-beta")
 
 
 @functools.lru_cache(maxsize=512)
@@ -282,21 +286,72 @@ def _body_of(request: Any) -> bytes | str:
     return b"".join(chunks)
 
 
+def _without_boundary(body: bytes | str) -> bytes | str:
+    """A multipart body with its random boundary replaced by a fixed one, so two uploads compare equal."""
+    marker = b"--" if isinstance(body, bytes) else "--"
+    if not body.startswith(marker):  # type: ignore[arg-type]
+        return body
+    newline = body.find(b"\r\n" if isinstance(body, bytes) else "\r\n")  # type: ignore[arg-type]
+    if newline <= 2 or newline > 200:
+        return body
+    boundary = body[:newline]
+    fixed = b"--llm-cost-boundary" if isinstance(body, bytes) else "--llm-cost-boundary"
+    return body.replace(boundary, fixed)  # type: ignore[arg-type]
+
+
 def match_json_body(r1: Any, r2: Any) -> None:
-    """vcrpy matcher: bodies are equal as JSON (key order and whitespace ignored), else byte for byte."""
+    """vcrpy matcher: bodies are equal as JSON (key order and whitespace ignored), multipart bodies
+    whatever their boundary, else byte for byte."""
     b1, b2 = _body_of(r1), _body_of(r2)
     if b1 == b2:
+        return
+    if _without_boundary(b1) == _without_boundary(b2) != b1:
         return
     c1, c2 = _canonical(b1), _canonical(b2)
     if c1 is _NOT_JSON or c2 is _NOT_JSON or c1 != c2:
         raise AssertionError("request bodies differ")
 
 
+def _header_values(request: Any, name: str) -> frozenset[str]:
+    value = request.headers.get(name) if hasattr(request.headers, "get") else None
+    if value is None:
+        return frozenset()
+    values = value if isinstance(value, list) else [value]
+    return frozenset(part.strip().lower() for item in values for part in str(item).split(",") if part.strip())
+
+
+def match_billing_headers(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: the beta-feature headers that change what a call bills are the same (in any order)."""
+    for name in BILLING_HEADERS:
+        if _header_values(r1, name) != _header_values(r2, name):
+            raise AssertionError(f"{name} headers differ")
+
+
+#: Characters kept in a cassette's file name: portable to every filesystem a repository is checked out on.
+_UNPORTABLE = re.compile(r"[^A-Za-z0-9._\-\[\]()=,+@ ]")
+_NAME_LIMIT = 120
+
+
 def cassette_path(test_file: Path, test_name: str, class_name: str | None = None) -> Path:
-    """``<test file's folder>/cassettes/<test module>/<test name>.yaml``, as pytest-recording names them."""
+    """``<test file's folder>/cassettes/<test module>/<test name>.yaml``, as pytest-recording names them.
+
+    A name with characters some filesystems refuse (``<>:"/\\|?*``, control characters) or
+    longer than 120 characters has them replaced and a short hash of the whole name appended,
+    so ``test_x[a/b]`` and ``test_x[a-b]`` never share a file. A cassette recorded under the
+    older name (``/`` replaced by ``-`` only) is still used while the new one does not exist.
+    """
     name = f"{class_name}.{test_name}" if class_name else test_name
-    safe = name.replace("/", "-").replace("\\", "-").replace("\x00", "")
-    return test_file.parent / "cassettes" / test_file.stem / f"{safe}.yaml"
+    folder = test_file.parent / "cassettes" / test_file.stem
+    safe = _UNPORTABLE.sub("-", name).rstrip(" .")
+    if safe != name or len(safe) > _NAME_LIMIT:
+        digest = hashlib.sha1(name.encode("utf-8", errors="surrogatepass")).hexdigest()[:8]
+        safe = f"{safe[:_NAME_LIMIT].rstrip(' .')}~{digest}"
+        path = folder / f"{safe}.yaml"
+        legacy = folder / (name.replace("/", "-").replace("\\", "-").replace("\x00", "") + ".yaml")
+        if not path.exists() and legacy.exists():
+            return legacy
+        return path
+    return folder / f"{safe}.yaml"
 
 
 def use_cassette(path: Path, record_mode: str, config: Mapping[str, Any] | None = None) -> AbstractContextManager[Any]:
@@ -340,6 +395,7 @@ def use_cassette(path: Path, record_mode: str, config: Mapping[str, Any] | None 
         **options,
     )
     recorder.register_matcher("llm_cost_body", match_json_body)
+    recorder.register_matcher("llm_cost_headers", match_billing_headers)
     return recorder.use_cassette(str(path))  # type: ignore[no-any-return]
 
 
@@ -371,11 +427,18 @@ class Tap:
     through vcrpy, whatever the HTTP client; loading a cassette reaches neither.
     """
 
-    def __init__(self, sink: Sink, guard: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        guard: Callable[[Any], None] | None = None,
+        settle: Callable[[Any], None] | None = None,
+    ) -> None:
         self.sink = sink
         self.guard = guard
-        """Called just before vcrpy sends a request to the real server; raising stops the request."""
-        self._saved: tuple[Any, Any, Any, Any] | None = None
+        """Called with vcrpy's request just before it goes to the real server; raising stops it."""
+        self.settle = settle
+        """Called with a request that went to the real server once its response is recorded."""
+        self._saved: tuple[Any, Any, Any, Any, Any] | None = None
 
     @property
     def installed(self) -> bool:
@@ -388,8 +451,18 @@ class Tap:
 
         original_play, original_append, original_load = Cassette.play_response, Cassette.append, Cassette._load
         original_protected = Cassette.write_protected
-        sink, guard = self.sink, self.guard
+        original_can_play = Cassette.can_play_response_for
+        sink, guard, settle = self.sink, self.guard, self.settle
         loading: set[int] = set()
+        # vcrpy's stubs ask can_play_response_for(request), then write_protected, with no await
+        # between: the request about to go live is the last one this thread could not play.
+        pending = threading.local()
+
+        def can_play_response_for(cassette: Any, request: Any) -> Any:
+            playable = original_can_play(cassette, request)
+            if not playable:
+                pending.request = request
+            return playable
 
         def play_response(cassette: Any, request: Any) -> Any:
             response = original_play(cassette, request)
@@ -404,6 +477,8 @@ class Tap:
                 return
             index = before if len(cassette.data) > before else None
             sink(_exchange(request, response), str(cassette._path), index)
+            if settle is not None:
+                settle(request)
 
         def load(cassette: Any) -> None:
             loading.add(id(cassette))
@@ -417,20 +492,27 @@ class Tap:
             # cassette may record, the request is about to reach the real API.
             protected = bool(original_protected.fget(cassette))
             if not protected and guard is not None:
-                guard()
+                guard(getattr(pending, "request", None))
             return protected
 
         Cassette.play_response, Cassette.append, Cassette._load = play_response, append, load
         Cassette.write_protected = property(write_protected)
+        Cassette.can_play_response_for = can_play_response_for
         install_log_filter()
-        self._saved = (original_play, original_append, original_load, original_protected)
+        self._saved = (original_play, original_append, original_load, original_protected, original_can_play)
 
     def uninstall(self) -> None:
         if self._saved is None:
             return
         from vcr.cassette import Cassette
 
-        Cassette.play_response, Cassette.append, Cassette._load, Cassette.write_protected = self._saved
+        (
+            Cassette.play_response,
+            Cassette.append,
+            Cassette._load,
+            Cassette.write_protected,
+            Cassette.can_play_response_for,
+        ) = self._saved
         self._saved = None
 
 

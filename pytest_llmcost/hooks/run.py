@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from ..capture.network import NetworkBlock, NetworkBlocked
 from ..capture.recording import (
     Tap,
     cassette_path,
@@ -35,7 +36,7 @@ from ..fmt import plural
 from ..gate.baseline import Baseline, load_baseline, update
 from ..gate.budgets import Budget, BudgetError, parse_budget
 from ..gate.judge import RunVerdict, Status, Verdict, judge, judge_run
-from ..gate.spend import RunSpend, guard
+from ..gate.spend import Reservations, RunSpend, guard
 from ..meter import OWNER, Captured, Ledger, LLMCost, measure
 from ..options import Settings
 from ..pricing import PriceFileError, RateCard, load_local_prices
@@ -90,7 +91,10 @@ class Run:
         """Who owns a call made where no context says otherwise: the running test, or a wide fixture."""
         self.current_budget: Budget | None = None
         self.current_item: pytest.Item | None = None
-        self.tap = Tap(self._capture, self._before_live_call)
+        self.tap = Tap(self._capture, self._before_live_call, self._after_live_call)
+        self._reserved = Reservations()
+        self.network_block: NetworkBlock | None = None
+        """Set under --llm-cost while replaying: tests reach loopback and the allowed hosts only."""
         self._card: RateCard | None = None
         self._baseline: Baseline | None = None
         self._names: dict[str, str] = {}
@@ -186,24 +190,55 @@ class Run:
         self._names[path] = name
         return name
 
-    def _before_live_call(self) -> None:
-        """The spend guard: called just before a request goes to the real API while recording."""
+    def _before_live_call(self, request: Any) -> None:
+        """The spend guard: called with vcrpy's request just before it goes to the real API while recording.
+
+        What the test (and the run) spent, plus the worst case of the calls in flight, must be
+        within its limit for the call to go; the call then reserves its own worst case until
+        its response is recorded.
+        """
         if not self.settings.enabled:
             return
-        ledger = self._owner()
-        spent_in_test = Decimal(0)
-        if ledger is not None and len(ledger):
-            spent_in_test = measure(ledger.nodeid, ledger.snapshot(), self.card).usd
         budget = self.current_budget
         cap = self.settings.max_record_spend
-        stop = guard(
-            spent_in_test,
-            budget.limit.usd if budget is not None else None,
-            self.spend.total(spent_in_test) if cap is not None else None,
-            cap,
-        )
-        if stop is not None:
-            raise SpendLimitExceeded(stop)
+        if (budget is None or budget.limit.usd is None) and cap is None:
+            return
+        ledger = self._owner()
+        worst = self._worst_case(request)
+        with self._reserved.lock:
+            spent_in_test = Decimal(0)
+            if ledger is not None and len(ledger):
+                spent_in_test = measure(ledger.nodeid, ledger.snapshot(), self.card).usd
+            committed = spent_in_test + self._reserved.usd
+            stop = guard(
+                committed,
+                budget.limit.usd if budget is not None else None,
+                self.spend.total(committed) if cap is not None else None,
+                cap,
+            )
+            if stop is not None:
+                raise SpendLimitExceeded(stop)
+            if request is not None:
+                self._reserved.hold(id(request), worst)
+
+    def _worst_case(self, request: Any) -> Decimal:
+        """A cautious bound on what ``request`` can bill, at the rate card's price ($0 when unpriced)."""
+        if request is None:
+            return Decimal(0)
+        from urllib.parse import urlsplit
+
+        from ..providers.estimate import provider_hint, worst_case
+
+        body = request.body if isinstance(request.body, (bytes, str)) else None
+        model, tokens = worst_case(request.uri, body)
+        host = urlsplit(request.uri).hostname or ""
+        provider = self.card.provider_for(host, request.uri, provider_hint(request.uri, model) or host)
+        usd = self.card.price(provider, model, tokens).usd
+        return usd or Decimal(0)
+
+    def _after_live_call(self, request: Any) -> None:
+        """A live call's response is recorded: its reservation gives way to what it billed."""
+        self._reserved.release(id(request))
 
     # -- session and collection ------------------------------------------------------
 
@@ -221,7 +256,19 @@ class Run:
                 "run it without selecting tests"
             )
         self.tap.install()
+        if not self.settings.recording:
+            self.network_block = NetworkBlock(self.settings.allow_hosts, self._blocked_message)
         self.config.pluginmanager.register(Protocol(self), "llm_cost_protocol")
+
+    def _blocked_message(self, host: str) -> str:
+        item = self.current_item
+        nodeid = item.nodeid if item is not None else "a fixture"
+        return (
+            f"LLM cost replay: {nodeid} tried to reach {host}, which no cassette serves: a replaying "
+            "--llm-cost run never uses the network. Give the test the llm_cost fixture and record it "
+            f"(`pytest '{nodeid}' --llm-cost-record-mode=once`), or allow the host with "
+            f"--llm-cost-allow-hosts={host}"
+        )
 
     def _selection_options(self) -> str:
         option = self.config.option
@@ -349,6 +396,7 @@ class Run:
             return (yield)
         finally:
             OWNER.reset(token)
+            self._reserved.clear()  # calls that never got an answer reserve nothing past their test
             self.current = None
             self.current_budget = None
             self.current_item = None
@@ -382,6 +430,10 @@ class Run:
             if isinstance(link, SpendLimitExceeded):
                 report.longrepr = f"{link}\n(the client raised {original})"
                 item.stash[GUARD_KEY] = str(link)
+                return
+            if isinstance(link, NetworkBlocked):
+                raised = "" if str(link)[:120] in original else f"\n(the client raised {original})"
+                report.longrepr = f"{link}{raised}"
                 return
         if CASSETTE_KEY not in item.stash:
             return
@@ -701,7 +753,14 @@ class Protocol:
         ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         item.stash[OWNED_KEY] = True
-        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        block = self.run.network_block
+        if block is not None:
+            block.install()
+        try:
+            reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        finally:
+            if block is not None:
+                block.uninstall()
         self.run.settle(item, reports)
         for report in reports:
             ihook.pytest_runtest_logreport(report=report)

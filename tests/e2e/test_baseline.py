@@ -473,7 +473,7 @@ def test_budget_is_a_circuit_breaker_while_recording(pytester: pytest.Pytester, 
     assert len(fake_llm.requests) == 3
     result.stdout.fnmatch_lines(
         [
-            "LLM spend guard: this test has spent $0.0077* recording, over its cost_budget of $0.006; "
+            "LLM spend guard: this test has spent or reserved $0.0077* recording, over its cost_budget of $0.006; "
             "the next live call was stopped",
             "OVER-BUDGET test_spender.py::test_runaway_agent - LLM spend guard*",
         ]

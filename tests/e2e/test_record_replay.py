@@ -195,13 +195,16 @@ class TestShared:
 
 
 def test_cassette_names_follow_pytest_recording(pytester: pytest.Pytester, fake_llm: Any) -> None:
-    """``cassettes/<module>/<test>.yaml``: parametrize ids readable, classes prefixed, path overridable."""
+    """``cassettes/<module>/<test>.yaml``: parametrize ids readable, classes prefixed, path overridable.
+
+    pytest-recording's names, except that a name it would make unportable or ambiguous gets a hash.
+    """
     pytester.makepyfile(test_names=NAMES)
     pytester.runpytest("--llm-cost-record-mode=once").assert_outcomes(passed=4)
     found = sorted(p.relative_to(pytester.path).as_posix() for p in pytester.path.rglob("*.yaml"))
     assert found == [
         "cassettes/test_names/TestAgent.test_method.yaml",
-        "cassettes/test_names/test_param[claude-haiku].yaml",
+        "cassettes/test_names/test_param[claude-haiku]~bca7be4e.yaml",  # "/" replaced: a hash keeps it apart
         "cassettes/test_names/test_param[gpt-4o].yaml",
         "shared/one.yaml",
     ]

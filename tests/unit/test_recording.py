@@ -102,7 +102,11 @@ def test_cassette_path_follows_pytest_recording() -> None:
     assert cassette_path(test_file, "test_x[gpt-4o-1]", "TestAgent") == Path(
         "/repo/tests/cassettes/test_agent/TestAgent.test_x[gpt-4o-1].yaml"
     )
-    assert cassette_path(test_file, "test_x[a/b]").name == "test_x[a-b].yaml"
+    # Unportable or ambiguous characters are replaced, and a hash of the whole name keeps it apart.
+    assert cassette_path(test_file, "test_x[a/b]").name == "test_x[a-b]~f34a5059.yaml"
+    assert cassette_path(test_file, "test_x[a-b]").name == "test_x[a-b].yaml"
+    assert cassette_path(test_file, "test_q[why?]").name.startswith("test_q[why-]~")
+    assert len(cassette_path(test_file, "test_long[" + "x" * 300 + "]").name) < 140
 
 
 def test_json_differences_name_the_changed_paths() -> None:
