@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .files import FileFormatError
+from .files import FileFormatError, FileWriteError
 from .pricing import PriceFileError, RateCard, load_local_prices
 from .usage import Call, format_usd
 
@@ -265,6 +265,9 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
                 "estimated": record.estimated,
                 "unpriced": record.unpriced,
                 "note": record.note,
+                # Billed dimensions and the service tier, as in results.json: only when there are any.
+                **({"dims": record.dims.to_json()} if record.dims else {}),
+                **({"service_tier": record.service_tier} if record.service_tier else {}),
             }
             for record in records
         ]
@@ -284,6 +287,13 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
             f"{record.tokens.input:>8,} {record.tokens.cached_input:>8,} {record.tokens.output:>8,} "
             f"{money(record.usd):>11}{flags}\n"
         )
+        extra = [record.dims.describe()] if record.dims else []
+        if record.tokens.cache_write:
+            extra.insert(0, f"cache write {record.tokens.cache_write:,}")
+        if record.service_tier:
+            extra.append(f"{record.service_tier} tier")
+        if extra:
+            out.write(f"{'':<53}{'; '.join(extra)}\n")
     total = sum((record.usd for record in records), Decimal(0))
     calls = len({(record.cassette, record.seq) for record in records})
     out.write(f"total: {plural(calls, 'LLM call')} in {plural(len(args.cassettes), 'cassette')}, {money(total)}\n")
@@ -291,11 +301,11 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _update_baseline(args: argparse.Namespace, out: TextIO) -> int:
-    from .gate.baseline import load_baseline, update
+    from .gate import baseline as baselines
     from .results import load_results
 
     results = load_results(args.results)
-    baseline = load_baseline(args.baseline)
+    baseline = baselines.load_baseline(args.baseline)
     prune: set[str] = set()
     if args.prune:
         if results.collected is None:
@@ -303,8 +313,16 @@ def _update_baseline(args: argparse.Namespace, out: TextIO) -> int:
                 f"--prune needs results from a run of the whole suite, and {args.results} comes from a run "
                 "that selected tests; run `pytest --llm-cost` without selecting tests first"
             )
+        if not results.collected:
+            raise CLIError(
+                f"--prune needs results from a run that collected the suite, and {args.results} lists no "
+                "collected test; run `pytest --llm-cost` on the whole suite first"
+            )
         prune = set(baseline.entries) - set(results.collected) - set(results.tests)
-    new, summary = update(baseline, results.accepted(), prune=prune)
+    new, summary = baselines.update(baseline, results.accepted(), prune=prune)
+    if not args.dry_run and summary.any:
+        # Another update may have written the file since it was read: this one's changes go on top.
+        summary = baselines.save_update(args.baseline, baseline, new)
     skipped = sorted(set(results.tests) - set(results.accepted()))
     for label, nodeids in (("added", summary.added), ("changed", summary.changed), ("removed", summary.removed)):
         for nodeid in nodeids:
@@ -314,7 +332,6 @@ def _update_baseline(args: argparse.Namespace, out: TextIO) -> int:
     if args.dry_run:
         out.write(f"{args.baseline}: would be {summary} (dry run, nothing written)\n")
     elif summary.any:
-        new.write(args.baseline)
         out.write(f"{args.baseline}: {summary}\n")
     else:
         out.write(f"{args.baseline}: unchanged\n")
@@ -557,7 +574,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except CheckFailed as exc:
         err.write(f"llm-cost {args.command}: {exc}\n")
         return EXIT_FAIL
-    except (CLIError, FileFormatError) as exc:
+    except (CLIError, FileFormatError, FileWriteError) as exc:
         err.write(f"llm-cost {args.command}: {exc}\n")
         return EXIT_USAGE
     except BrokenPipeError:  # pragma: no cover - `llm-cost ... | head`

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .providers.base import Exchange
-from .usage import Call, StepCost, TestCost, Tokens, format_usd
+from .usage import Call, Dims, StepCost, TestCost, Tokens, format_usd
 
 if TYPE_CHECKING:
     from .pricing import RateCard
@@ -148,8 +148,10 @@ def measure(nodeid: str, captured: Sequence[Captured], card: RateCard) -> TestCo
     """Read, settle and price what a test consumed: one :class:`Call` per billed line.
 
     An exchange that is not an LLM call is dropped, unless the local price file charges its URL
-    per request. LLM exchanges that bill nothing (an HTTP error, a queued background job, a
-    poll of a response already counted) stay in the record at $0 with a note.
+    per request. A call to an LLM host that no reader understands (a new endpoint) and that may
+    bill is kept as an unpriced call whose note says how to price it. LLM exchanges that bill
+    nothing (an HTTP error, a queued background job, a poll of a response already counted) stay
+    in the record at $0 with a note.
     """
     from . import providers
     from .providers.estimate import estimate_tokens
@@ -159,7 +161,7 @@ def measure(nodeid: str, captured: Sequence[Captured], card: RateCard) -> TestCo
     seq = 0
     for item, found in zip(captured, extracted, strict=True):
         exchange = item.exchange
-        if found is None:
+        if found is None or found.status == "unpriced":
             fee = card.local.request_fee(exchange.url) if card.local.requests else None
             if fee is not None:
                 records.append(
@@ -177,25 +179,50 @@ def measure(nodeid: str, captured: Sequence[Captured], card: RateCard) -> TestCo
                     )
                 )
                 seq += 1
+                continue
+        if found is None:
+            if not providers.is_llm_host(exchange.host) or providers.is_free_endpoint(exchange):
+                continue
+            # A call to an LLM API that no reader understands may bill: never dropped silently.
+            provider = card.provider_for(exchange.host, exchange.url, exchange.host)
+            where = (seq, item.step, provider, "unknown", item.cassette, item.interaction)
+            records.append(_call(where, None, Tokens(), None, note=_unknown_note(exchange)))
+            seq += 1
             continue
         provider = card.provider_for(exchange.host, exchange.url, found.provider)
         where = (seq, item.step, provider, found.api, item.cassette, item.interaction)
+        tier = found.service_tier
         if found.status == "not_billed":
             records.append(
                 _call(where, found.model, Tokens(), Decimal(0), note=found.reason, unpriced=False, billed=False)
             )
+        elif found.status == "unpriced":
+            note = f"{found.reason}; {_request_fee_hint(exchange)}"
+            records.append(_call(where, found.model, Tokens(), None, note=note, tier=tier))
         elif found.status == "missing":
             prompt, completion = providers.texts(exchange)
             tokens = estimate_tokens(prompt, completion, found.model)
-            price = card.price(provider, found.model, tokens).usd
-            records.append(_call(where, found.model, tokens, price, estimated=True, note="usage not reported"))
+            price = card.price(provider, found.model, tokens, tier=tier).usd
+            records.append(
+                _call(where, found.model, tokens, price, estimated=True, note="usage not reported", tier=tier)
+            )
         else:
             for line in found.lines:
                 model = line.model or found.model
-                price = card.price(provider, model, line.tokens).usd
-                records.append(_call(where, model, line.tokens, price, part=line.part))
+                price = card.price(provider, model, line.tokens, line.dims, tier).usd
+                records.append(_call(where, model, line.tokens, price, part=line.part, dims=line.dims, tier=tier))
         seq += 1
     return TestCost.from_calls(nodeid, records)
+
+
+def _request_fee_hint(exchange: Exchange) -> str:
+    from .pricing import request_fee_snippet
+
+    return f"price it per request in llm-cost-prices.yaml:\n{request_fee_snippet(exchange.url)}"
+
+
+def _unknown_note(exchange: Exchange) -> str:
+    return f"no reader for {exchange.method.upper()} {exchange.path} on {exchange.host}; {_request_fee_hint(exchange)}"
 
 
 def _call(
@@ -209,6 +236,8 @@ def _call(
     part: str | None = None,
     note: str | None = None,
     billed: bool = True,
+    dims: Dims | None = None,
+    tier: str | None = None,
 ) -> Call:
     """One metered line; ``usd`` None means no price was found (recorded as $0, labelled unpriced)."""
     seq, step, provider, api, cassette, interaction = where
@@ -227,6 +256,8 @@ def _call(
         interaction=interaction,
         note=note,
         billed=billed,
+        dims=dims if dims is not None else Dims(),
+        service_tier=tier,
     )
 
 

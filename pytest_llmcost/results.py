@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from .files import FileFormatError, dump_json, read_json, write_atomic
 from .fmt import format_usd
 from .gate.allowance import parse_allowance
 from .gate.judge import Rules, RunVerdict, Status, Verdict, summarize
-from .usage import TestCost, Tokens
+from .usage import Call, TestCost, Tokens
 
 __all__ = ["OUTCOMES", "RESULTS_FORMAT", "Results", "load_results"]
 
@@ -144,15 +144,110 @@ def _by_id(cost: TestCost) -> str:
     return cost.nodeid
 
 
+_FIX = "write it again with `pytest --llm-cost`"
+
+
+class _Bad(ValueError):
+    """A field of a results file is wrong: where it is, and what is wrong with it."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+
+
+def _amount(where: str, value: Any, *, signed: bool = False) -> None:
+    """A dollar amount: a decimal string (or number), finite, and >= 0 unless ``signed`` (a change)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _Bad(where, f"a dollar amount must be a decimal string, got {value!r}")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise _Bad(where, f'a dollar amount must be a decimal string such as "0.0012", got {value!r}') from None
+    if not amount.is_finite() or (amount < 0 and not signed):
+        bound = "" if signed else " >= 0"
+        raise _Bad(where, f"a dollar amount must be a finite number{bound}, got {value!r}")
+
+
+def _whole(where: str, value: Any, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _Bad(where, f"must be a whole number >= 0{' or null' if optional else ''}, got {value!r}")
+
+
+def _check_record(where: str, raw: Any) -> Call:
+    """One metered call of a results file, checked field by field before it is read."""
+    if not isinstance(raw, dict):
+        raise _Bad(where, f"must be an object (one call), got {raw!r}")
+    for name in ("seq", "provider", "usd"):
+        if name not in raw:
+            raise _Bad(where, f"has no {name!r}")
+    _whole(f"{where}.seq", raw["seq"])
+    if not isinstance(raw["provider"], str):
+        raise _Bad(f"{where}.provider", f"must be text, got {raw['provider']!r}")
+    for name in ("model", "step", "part", "cassette", "note"):
+        if not isinstance(raw.get(name), (str, type(None))):
+            raise _Bad(f"{where}.{name}", f"must be text or null, got {raw[name]!r}")
+    if not isinstance(raw.get("api", ""), str):
+        raise _Bad(f"{where}.api", f"must be text, got {raw['api']!r}")
+    for name in ("estimated", "unpriced", "billed"):
+        if not isinstance(raw.get(name, False), bool):
+            raise _Bad(f"{where}.{name}", f"must be true or false, got {raw[name]!r}")
+    tokens = raw.get("tokens", {})
+    if not isinstance(tokens, dict):
+        raise _Bad(f"{where}.tokens", f"must map token kinds to counts, got {tokens!r}")
+    try:
+        Tokens.from_json(tokens)
+    except ValueError as exc:
+        raise _Bad(f"{where}.tokens", str(exc)) from None
+    _amount(f"{where}.usd", raw["usd"])
+    _whole(f"{where}.requests", raw.get("requests", 0))
+    _whole(f"{where}.interaction", raw.get("interaction"), optional=True)
+    return Call.from_json(raw)
+
+
+def _check_cost(prefix: str, entry: dict[str, Any]) -> None:
+    """A test's (or unattributed) calls and the amounts written beside them; ``prefix`` ends with a dot."""
+    records = entry.get("records", [])
+    if not isinstance(records, list):
+        raise _Bad(f"{prefix}records", f"must be a list of calls, got {records!r}")
+    for index, record in enumerate(records):
+        _check_record(f"{prefix}records[{index}]", record)
+    if "usd" in entry:
+        _amount(f"{prefix}usd", entry["usd"])
+
+
+def _check_amounts(where: str, data: Any) -> None:
+    """Every ``*usd`` field of a verdict is a finite amount (a drift or a change may be negative)."""
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        here = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else str(key)
+        if isinstance(key, str) and key.endswith("usd") and value is not None:
+            _amount(here, value, signed=key in ("drift_usd", "delta_usd"))
+        else:
+            _check_amounts(here, value)
+
+
 def load_results(path: Path) -> Results:
-    """Read a results file, or raise :class:`FileFormatError` naming the file and what is wrong."""
-    data = read_json(path, "results")
+    """Read a results file, or raise :class:`FileFormatError` naming the file, the field and the fix.
+
+    Every call's numbers are checked (finite dollars >= 0, whole token counts), so that a
+    broken file stops here with one line instead of a traceback later, and is never copied
+    into a baseline.
+    """
+    try:
+        return _load_results(path)
+    except _Bad as exc:
+        raise FileFormatError(f"{path}: {exc}; {_FIX}") from None
+
+
+def _load_results(path: Path) -> Results:
+    data = read_json(path, "results", fix=_FIX)
     if not isinstance(data, dict) or "tests" not in data:
         raise FileFormatError(
             f"{path}: not an llm-cost results file (no 'tests'); pass the file `pytest --llm-cost` wrote"
         )
     version = data.get("format")
-    if version not in READABLE_FORMATS:
+    if isinstance(version, bool) or version not in READABLE_FORMATS:
         raise FileFormatError(
             f"{path}: results format {version!r} is not supported by this pytest-llmcost (reads formats "
             f"{', '.join(map(str, READABLE_FORMATS))}); write it again with `pytest --llm-cost`"
@@ -164,13 +259,25 @@ def load_results(path: Path) -> Results:
     raw_tests = data["tests"]
     if not isinstance(raw_tests, dict):
         raise FileFormatError(f"{path}: 'tests' must map test ids to their costs")
+    gate = data.get("gate") or {}
+    if not isinstance(gate, dict):
+        raise _Bad("gate", f"must be an object, got {gate!r}")
+    if "noise_floor" in gate:
+        _amount("gate.noise_floor", gate["noise_floor"])
     try:
-        rules = Rules.from_json(data.get("gate") or {})
+        rules = Rules.from_json(gate)
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise FileFormatError(f"{path}: 'gate' is malformed: {exc}") from None
     for nodeid, entry in raw_tests.items():
         if not isinstance(entry, dict):
             raise FileFormatError(f"{path}: entry for {nodeid!r} is malformed: expected an object")
+        try:
+            _check_cost("", entry)
+            _check_amounts("verdict", entry.get("verdict"))
+            if "runs_per_day" in entry:
+                _whole("runs_per_day", entry["runs_per_day"])
+        except _Bad as exc:
+            raise FileFormatError(f"{path}: entry for {nodeid!r} is malformed: {exc}; {_FIX}") from None
         try:
             tests[nodeid] = TestCost.from_json(nodeid, entry)
             own = entry.get("allowed_delta")
@@ -186,10 +293,14 @@ def load_results(path: Path) -> Results:
         if outcome not in OUTCOMES:
             raise FileFormatError(f"{path}: entry for {nodeid!r} has unknown outcome {outcome!r}")
         outcomes[nodeid] = outcome
-        if isinstance(entry.get("runs_per_day"), int):
+        if "runs_per_day" in entry:
             runs[nodeid] = entry["runs_per_day"]
     unattributed = []
-    for lost in data.get("unattributed") or ():
+    raw_lost = data.get("unattributed") or []
+    if not isinstance(raw_lost, list) or not all(isinstance(lost, dict) for lost in raw_lost):
+        raise _Bad("unattributed", f"must be a list of calls by the test that started them, got {raw_lost!r}")
+    for index, lost in enumerate(raw_lost):
+        _check_cost(f"unattributed[{index}].", lost)
         try:
             unattributed.append(TestCost.from_json(str(lost.get("started_by", "")), lost))
         except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
@@ -198,7 +309,10 @@ def load_results(path: Path) -> Results:
     collection = data.get("collection") or {}
     collected = None
     if isinstance(collection, dict) and collection.get("complete"):
-        collected = tuple(str(nodeid) for nodeid in collection.get("tests", ()))
+        listed = collection.get("tests", [])
+        if not isinstance(listed, list) or not all(isinstance(nodeid, str) for nodeid in listed):
+            raise _Bad("collection.tests", f"must be a list of test ids, got {listed!r}")
+        collected = tuple(listed)
     return Results(
         tests=tests,
         rate_card=rate_card if isinstance(rate_card, dict) else {},

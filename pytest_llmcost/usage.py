@@ -15,10 +15,43 @@ from typing import Any
 
 from .fmt import format_usd, short_money
 
-__all__ = ["TOKEN_KINDS", "Call", "StepCost", "TestCost", "Tokens", "format_usd", "short_money"]
+__all__ = [
+    "DIM_KEYS",
+    "TOKEN_KINDS",
+    "Call",
+    "Dims",
+    "StepCost",
+    "TestCost",
+    "Tokens",
+    "format_usd",
+    "short_money",
+]
 
 #: The token kinds of the vector, in display and serialisation order.
 TOKEN_KINDS = ("input", "cached_input", "cache_write", "output", "reasoning")
+
+#: The billed dimensions beyond the five token kinds, with their short labels. Each is a
+#: genai-prices usage key with its meaning there (a part of a token kind, or a count of its
+#: own), except ``billed_input_tokens``: the input a provider bills when it differs from the
+#: raw count (Cohere's ``billed_units``), which then replaces the input and its cache parts.
+DIM_KEYS: dict[str, str] = {
+    "cache_write_1h_tokens": "cache write 1h",
+    "input_audio_tokens": "audio in",
+    "cache_audio_read_tokens": "cached audio",
+    "output_audio_tokens": "audio out",
+    "input_image_tokens": "image in",
+    "cache_image_read_tokens": "cached image",
+    "output_image_tokens": "image out",
+    "input_video_tokens": "video in",
+    "cache_video_read_tokens": "cached video",
+    "output_video_tokens": "video out",
+    "input_characters": "characters",
+    "audio_seconds": "audio seconds",
+    "web_searches": "web searches",
+    "storage_searches": "file searches",
+    "code_executions": "code executions",
+    "billed_input_tokens": "billed input",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +134,72 @@ class Tokens:
 
 
 @dataclass(frozen=True, slots=True)
+class Dims:
+    """The billed dimensions of a call beyond its :class:`Tokens`: sorted ``(key, count)`` pairs.
+
+    Keys are those of :data:`DIM_KEYS`; a zero count is never kept, so an ordinary call has
+    none. Dimensions sum like tokens (``+``) and serialise as an object of the non-zero counts.
+
+    >>> Dims.of(web_searches=2) + Dims.of(web_searches=1, input_audio_tokens=0)
+    Dims(items=(('web_searches', 3),))
+    """
+
+    items: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def of(cls, **counts: int) -> Dims:
+        return cls.from_counts(counts)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int]) -> Dims:
+        for key in counts:
+            if key not in DIM_KEYS:
+                raise ValueError(f"unknown billed dimension {key!r}; expected one of {', '.join(DIM_KEYS)}")
+        return cls(tuple(sorted((key, count) for key, count in counts.items() if count)))
+
+    def get(self, key: str) -> int:
+        for name, count in self.items:
+            if name == key:
+                return count
+        return 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.items)
+
+    def without(self, *keys: str) -> Dims:
+        return Dims(tuple(item for item in self.items if item[0] not in keys))
+
+    def __add__(self, other: object) -> Dims:
+        if not isinstance(other, Dims):
+            return NotImplemented
+        if not other.items:
+            return self
+        if not self.items:
+            return other
+        total = self.as_dict()
+        for key, count in other.items:
+            total[key] = total.get(key, 0) + count
+        return Dims.from_counts(total)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def to_json(self) -> dict[str, int]:
+        return dict(self.items)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Dims:
+        for key, value in data.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"billed dimension {key!r} must be a whole number >= 0, got {value!r}")
+        return cls.from_counts(data)
+
+    def describe(self) -> str:
+        """``web searches 100, cache write 1h 2,048``: for terminal lines and reports."""
+        return ", ".join(f"{DIM_KEYS[key]} {count:,}" for key, count in self.items)
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
     """One billed line of one LLM interaction a test consumed.
 
@@ -131,6 +230,10 @@ class Call:
     note: str | None = None
     billed: bool = True
     """False for an attempt the provider billed nothing for (an HTTP 429 or 5xx): listed, never counted as a call."""
+    dims: Dims = Dims()
+    """Billed dimensions beyond the tokens: cache writes by duration, audio/image tokens, tool uses."""
+    service_tier: str | None = None
+    """The service tier the response reports when it is not the default (``flex``, ``priority``, ``batch``)."""
 
     @property
     def is_llm(self) -> bool:
@@ -158,6 +261,10 @@ class Call:
             data["note"] = self.note
         if not self.billed:
             data["billed"] = False
+        if self.dims:
+            data["dims"] = self.dims.to_json()
+        if self.service_tier is not None:
+            data["service_tier"] = self.service_tier
         return data
 
     @classmethod
@@ -178,6 +285,8 @@ class Call:
             requests=int(data.get("requests", 0)),
             note=data.get("note"),
             billed=bool(data.get("billed", True)),
+            dims=Dims.from_json(data.get("dims", {})),
+            service_tier=data.get("service_tier"),
         )
 
 

@@ -8,19 +8,21 @@ explains a cassette miss in terms of the closest recorded request.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ..providers.base import Exchange
+from .secrets import SECRET_HEADERS, SECRET_QUERY_PARAMETERS, scrub_text, scrubber
 
 __all__ = [
     "RECORD_MODES",
@@ -36,52 +38,23 @@ __all__ = [
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 
-#: Request and response headers never written to a cassette (compared case-insensitively).
-SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "x-api-key",
-        "api-key",
-        "x-goog-api-key",
-        "cookie",
-        "set-cookie",
-        "openai-organization",
-        "openai-project",
-        "anthropic-organization-id",
-        "x-amz-security-token",
-        "x-amz-date",
-        "x-goog-user-project",
-        "ocp-apim-subscription-key",
-        "x-auth-token",
-        "private-token",
-    }
-)
-#: Header name patterns never written: organisation and project identifiers, AWS signatures.
-SECRET_HEADER_PATTERN = re.compile(r"^(?:(?:anthropic|openai)-(?:organization|organisation|project)|x-amz-security)")
-#: Query parameters never written: Gemini's ``key=``, ``api-key=``, OAuth tokens, signed-URL signatures.
-SECRET_QUERY_PARAMETERS = frozenset(
-    {
-        "key",
-        "api_key",
-        "api-key",
-        "apikey",
-        "access_token",
-        "token",
-        "client_secret",
-        "sig",
-        "signature",
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-    }
-)
-#: Fields of an OAuth token exchange (``POST .../token``) whose values are credentials.
+#: Fields of an OAuth token exchange (``POST .../token``) that are credentials there only (a
+#: ``code`` elsewhere is data); ``access_token``, ``client_secret``... are credentials anywhere.
 OAUTH_FIELDS = frozenset(
-    {"access_token", "refresh_token", "id_token", "client_secret", "assertion", "password", "code", "code_verifier"}
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "assertion",
+        "client_assertion",
+        "password",
+        "code",
+        "code_verifier",
+        "device_code",
+    }
 )
 _OAUTH_PATH = re.compile(r"/(?:oauth2?/)?(?:v\d+/)?token$|/oauth2?/", re.IGNORECASE)
-REDACTED = "REDACTED"
 
 #: How requests are matched: method, full URL, and the body compared as canonical JSON.
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "llm_cost_body", "llm_cost_headers")
@@ -89,140 +62,135 @@ MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "llm_cost_body"
 BILLING_HEADERS = ("anthropic-beta", "openai-beta")
 
 
-@functools.lru_cache(maxsize=512)
-def _is_secret_header(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in SECRET_HEADERS or SECRET_HEADER_PATTERN.match(lowered) is not None
-
-
 def scrub_url(url: str) -> str:
-    """The URL without credentials: no ``user:password@`` and no secret query parameters."""
-    split = urlsplit(url)
-    if "@" in split.netloc:
-        split = split._replace(netloc=split.netloc.rpartition("@")[2])
-        url = urlunsplit(split)
-    if not split.query:
-        return url
-    pairs = parse_qsl(split.query, keep_blank_values=True)
-    kept = [(name, value) for name, value in pairs if name.lower() not in SECRET_QUERY_PARAMETERS]
-    if len(kept) == len(pairs):
-        return url
-    return urlunsplit(split._replace(query=urlencode(kept)))
+    """The URL without credentials: no ``user:password@``, no secret query parameters, no key-shaped value."""
+    return scrubber().url(url)
 
 
-_URL = re.compile(r"""https?://[^\s'"<>]+""")
-#: Loggers that print request URLs: vcrpy's own, and the HTTP clients it patches.
-URL_LOGGERS = ("vcr", "httpx", "httpx2", "urllib3.connectionpool", "aiohttp.client")
+def _scrub_record(record: logging.LogRecord) -> logging.LogRecord:
+    """The record's message (and formatted exception) with credentials redacted; its arguments
+    are kept when nothing was."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: logging reports it when the record is emitted
+        return record
+    clean = scrub_text(message)
+    if clean != message:
+        record.msg, record.args = clean, ()
+    if record.exc_info and not record.exc_text:
+        record.exc_text = scrub_text(logging.Formatter().formatException(record.exc_info))
+    return record
 
 
 class SecretFilter(logging.Filter):
-    """Strips secret query parameters and credentials from URLs in log messages.
-
-    vcrpy and the HTTP clients log the URLs they handle (``?key=...`` included) at info and
-    debug levels, which pytest shows for a failing test. The filter runs only for records a
-    logger is enabled to emit, so it costs nothing at the default levels.
-    """
+    """Redacts credentials from a log record's message, for handlers fed records made elsewhere
+    (a ``QueueListener``'s); records made in this process are scrubbed when they are created."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "://" in message:
-            clean = _URL.sub(lambda match: scrub_url(match.group(0)), message)
-            if clean != message:
-                record.msg, record.args = clean, ()
+        _scrub_record(record)
         return True
 
 
-def install_log_filter() -> SecretFilter:
-    """Add the :class:`SecretFilter` to vcrpy's and the HTTP clients' loggers.
+class _ScrubbingRecordFactory:
+    """Wraps the log record factory: every record any logger creates has its message scrubbed.
 
-    Filters are not inherited: every vcrpy module's logger gets it, imported yet or not.
+    Loggers create records only at a level they emit, so this costs nothing at default levels.
     """
-    import pkgutil
 
-    import vcr
+    def __init__(self, wrapped: Callable[..., logging.LogRecord]) -> None:
+        self.wrapped = wrapped
 
-    secret_filter = SecretFilter()
-    names = {*URL_LOGGERS, *(module.name for module in pkgutil.walk_packages(vcr.__path__, "vcr."))}
-    names.update(
-        name
-        for name in list(logging.root.manager.loggerDict)
-        if any(name.startswith(root + ".") for root in URL_LOGGERS)
-    )
-    for name in names:
-        logger = logging.getLogger(name)
-        if not any(isinstance(existing, SecretFilter) for existing in logger.filters):
-            logger.addFilter(secret_filter)
-    return secret_filter
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        return _scrub_record(self.wrapped(*args, **kwargs))
+
+
+def install_log_filter() -> SecretFilter:
+    """Scrub every log record of the process: vcrpy's, urllib3's, httpx's, botocore's, the SDKs'.
+
+    vcrpy logs each response it records (cookies and organisation ids in its headers), urllib3
+    a request's path and query apart from its host, botocore the SigV4 credential: pytest shows
+    those lines for a failing test, or all of them with ``log_cli``. Installing twice is harmless.
+    """
+    factory = logging.getLogRecordFactory()
+    if not isinstance(factory, _ScrubbingRecordFactory):
+        logging.setLogRecordFactory(_ScrubbingRecordFactory(factory))
+    return SecretFilter()
 
 
 def _is_oauth(url: str) -> bool:
     return _OAUTH_PATH.search(urlsplit(url).path) is not None
 
 
-def redact_credentials(body: bytes | str | None) -> bytes | str | None:
-    """An OAuth token exchange's body with its credential fields redacted (JSON or form-encoded).
-
-    Only used for token endpoints: elsewhere a body field named like ``max_tokens`` is data.
-    """
+def redact_credentials(
+    body: bytes | str | None, secret_names: Iterable[str] = (), secret_patterns: Iterable[str | re.Pattern[str]] = ()
+) -> bytes | str | None:
+    """An OAuth token exchange's body with its credentials redacted (JSON or form-encoded):
+    every credential, and the fields only a token endpoint makes credentials (``code``...)."""
     if not body:
         return body
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    try:
-        data = json.loads(text)
-    except ValueError:
-        pairs = parse_qsl(text, keep_blank_values=True)
-        if not any(name in OAUTH_FIELDS for name, _ in pairs):
-            return body
-        clean = urlencode([(name, REDACTED if name in OAUTH_FIELDS else value) for name, value in pairs])
-    else:
-        if not isinstance(data, dict) or not OAUTH_FIELDS & set(data):
-            return body
-        clean = json.dumps({name: REDACTED if name in OAUTH_FIELDS else value for name, value in data.items()})
-    return clean.encode() if isinstance(body, bytes) else clean
+    return scrubber([*OAUTH_FIELDS, *secret_names], secret_patterns).body(body)
 
 
-def scrub_request(request: Any) -> Any:
-    """vcrpy ``before_record_request``: strip secret headers, query parameters and OAuth credentials.
+def scrub_request(
+    request: Any, secret_names: Iterable[str] = (), secret_patterns: Iterable[str | re.Pattern[str]] = ()
+) -> Any:
+    """vcrpy ``before_record_request``: drop secret headers and query parameters, redact
+    credentials in the body (see :mod:`.secrets`); ``secret_names`` and ``secret_patterns``
+    extend what counts as one.
 
-    vcrpy hands it a copy, and applies it to recorded and incoming requests alike, so matching
-    is unaffected.
+    vcrpy hands it a copy, and applies it to recorded and incoming requests alike: redaction is
+    deterministic, so a request still matches its recording when its key changed.
     """
-    for name in [name for name in request.headers if _is_secret_header(name)]:
+    scrub = scrubber(secret_names, secret_patterns)
+    for name in [name for name in request.headers if scrub.is_secret_header(name)]:
         del request.headers[name]
-    clean = scrub_url(request.uri)
+    for name, value in list(request.headers.items()):
+        if isinstance(value, str) and (clean_value := scrub.text(value)) != value:
+            request.headers[name] = clean_value
+    clean = scrub.url(request.uri)
     if clean != request.uri:
         request.uri = clean
-    if _is_oauth(clean) and isinstance(request.body, (bytes, str)):
-        request.body = redact_credentials(request.body)
+    if _is_oauth(clean):
+        scrub = scrubber([*OAUTH_FIELDS, *secret_names], secret_patterns)
+    body = request.body
+    if isinstance(body, (bytes, str)):
+        clean_body = scrub.body(body)
+        if clean_body is not body:
+            request.body = clean_body
+    elif isinstance(body, (dict, list)):  # aiohttp's json= payload, kept as a value
+        request.body = scrub.data(body)
+    elif body is not None:  # a file or an iterator: vcrpy hands out a fresh one each time
+        raw = _body_of(request)
+        clean_body = scrub.body(raw)
+        if clean_body is not raw:
+            request.body = clean_body if hasattr(body, "read") else [clean_body]
     return request
 
 
-def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    """vcrpy ``before_record_response``: strip secret response headers (``set-cookie``, organisation ids),
-    and the tokens an OAuth token endpoint returns."""
+def scrub_response(
+    response: dict[str, Any], secret_names: Iterable[str] = (), secret_patterns: Iterable[str | re.Pattern[str]] = ()
+) -> dict[str, Any]:
+    """vcrpy ``before_record_response``: drop secret response headers (``set-cookie``,
+    organisation ids), redact credentials in the body: OAuth token answers, STS and SSO
+    credentials, an error that echoes the request's URL or headers (see :mod:`.secrets`)."""
+    scrub = scrubber(secret_names, secret_patterns)
     headers = response.get("headers")
     if isinstance(headers, dict):
-        for name in [name for name in headers if _is_secret_header(name)]:
+        for name in [name for name in headers if scrub.is_secret_header(name)]:
             del headers[name]
+        for name, values in headers.items():
+            if isinstance(values, list) and any(isinstance(value, str) and scrub.triggered(value) for value in values):
+                headers[name] = [scrub.text(value) if isinstance(value, str) else value for value in values]
     body = response.get("body")
     if isinstance(body, dict) and isinstance(body.get("string"), (bytes, str)):
-        # The request is not at hand here: a token endpoint's answer is recognised by its fields.
-        body["string"] = _redact_token_response(body["string"])
+        raw = body["string"]
+        body["string"] = clean = scrub.body(raw)
+        if clean is not raw and isinstance(headers, dict):
+            # Clients that check the length (urllib3) must read the shorter body whole.
+            size = len(clean.encode() if isinstance(clean, str) else clean)
+            for name in [name for name in headers if name.lower() == "content-length"]:
+                headers[name] = [str(size)]
     return response
-
-
-def _redact_token_response(body: bytes | str) -> bytes | str:
-    if b"_token" not in (body if isinstance(body, bytes) else body.encode("utf-8", errors="replace"))[:4096]:
-        return body
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return body
-    if not isinstance(data, dict) or "access_token" not in data or "token_type" not in data:
-        return body
-    clean = json.dumps({name: REDACTED if name in OAUTH_FIELDS else value for name, value in data.items()})
-    return clean.encode() if isinstance(body, bytes) else clean
 
 
 def secure_recording_cassettes(recorder: Any) -> None:
@@ -354,14 +322,20 @@ def cassette_path(test_file: Path, test_name: str, class_name: str | None = None
     return folder / f"{safe}.yaml"
 
 
-def use_cassette(path: Path, record_mode: str, config: Mapping[str, Any] | None = None) -> AbstractContextManager[Any]:
+def use_cassette(
+    path: Path, record_mode: str, config: Mapping[str, Any] | None = None, *, persister: Any = None
+) -> AbstractContextManager[Any]:
     """A vcrpy cassette for one test, with LLM-safe defaults that ``config`` may extend.
 
     ``config`` holds extra ``vcr.VCR`` keyword arguments (the ``llm_cost_vcr_config`` fixture).
     A user's ``before_record_request``/``before_record_response`` run first; secrets are
-    stripped after them, always.
+    stripped after them, always. The cassette is read and written by ``persister`` (a
+    :class:`~pytest_llmcost.capture.persister.CassettePersister` by default): atomically, and
+    never recorded over when it cannot be read.
     """
     import vcr
+
+    from .persister import CassettePersister
 
     options = dict(config or {})
     user_request = options.pop("before_record_request", None)
@@ -396,6 +370,7 @@ def use_cassette(path: Path, record_mode: str, config: Mapping[str, Any] | None 
     )
     recorder.register_matcher("llm_cost_body", match_json_body)
     recorder.register_matcher("llm_cost_headers", match_billing_headers)
+    recorder.register_persister(persister if persister is not None else CassettePersister())
     return recorder.use_cassette(str(path))  # type: ignore[no-any-return]
 
 
@@ -533,9 +508,10 @@ class CassetteMiss:
     def explain(self, nodeid: str, shown_path: str | None = None) -> str:
         """The miss in words: the request, the closest recorded one, and the command that records it.
 
-        ``shown_path`` is how to show the cassette's path (relative to the rootdir, say).
+        ``shown_path`` is how to show the cassette's path (relative to the rootdir, say). No
+        credential is shown: the request is compared as the cassette filtered its recordings.
         """
-        request = self.request
+        request = self._filtered()
         mode = getattr(self.cassette.record_mode, "value", self.cassette.record_mode)
         lines = [
             f"LLM request not found in cassette {shown_path or self.path} (record mode '{mode}'):",
@@ -547,7 +523,7 @@ class CassetteMiss:
                 "The cassette does not exist yet. Record it (this calls the real API):",
                 f"  pytest '{nodeid}' --llm-cost-record-mode=once",
             ]
-            return "\n".join(lines)
+            return scrub_text("\n".join(lines))
         if not data:
             lines.append("The cassette holds no recorded requests.")
         else:
@@ -556,10 +532,19 @@ class CassetteMiss:
             "A changed request needs a new recording. Record this test again (this calls the real API):",
             f"  pytest '{nodeid}' --llm-cost-record-mode=all",
         ]
-        return "\n".join(lines)
+        return scrub_text("\n".join(lines))
+
+    def _filtered(self) -> Any:
+        """The request as the cassette filters what it records (the user's hooks, then secrets
+        redacted): a changed key is then no difference, and neither key is printed."""
+        try:
+            filtered = self.cassette.filter_request(self.request)
+        except Exception:  # a cassette without filter_request, or a user hook that fails again
+            filtered = None
+        return scrub_request(filtered if filtered is not None else copy.deepcopy(self.request))
 
     def _closest(self, data: list[tuple[Any, Any]]) -> list[str]:
-        request = self.request
+        request = self._filtered()
         best: tuple[int, int, int] | None = None
         best_lines: list[str] = []
         for index, (stored, _) in enumerate(data):
@@ -592,6 +577,7 @@ class CassetteMiss:
 
 def _short(value: object, limit: int = 80) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else json.dumps(value)
+    text = scrub_text(text)  # before cutting: a cut key no longer looks like one
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -14,16 +14,17 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from ..files import FileFormatError, dump_json, read_json, write_atomic
+from ..files import FileFormatError, dump_json, locked, read_json, write_atomic
 from ..fmt import format_usd
 from ..pricing import RateCard
-from ..usage import TOKEN_KINDS, TestCost, Tokens
+from ..usage import TOKEN_KINDS, Dims, TestCost, Tokens
 
 __all__ = [
     "BASELINE_FORMAT",
     "REQUEST_FEES",
     "Baseline",
     "Book",
+    "CallUsage",
     "Entry",
     "Line",
     "UpdateSummary",
@@ -31,6 +32,8 @@ __all__ = [
     "entry_of",
     "load_baseline",
     "price_book",
+    "rebase",
+    "save_update",
     "update",
 ]
 
@@ -46,6 +49,47 @@ REQUEST_FEES = "request"
 
 
 @dataclass(frozen=True)
+class CallUsage:
+    """What one call is priced on: its token vector, its billed dimensions and its service tier.
+
+    In the file it is the vector of counts in ``token_kinds`` order, followed by an object of the
+    dimensions and the tier when there are any: ``[1000, 0, 0, 50, 0, {"tier": "flex", "web_searches": 2}]``.
+    """
+
+    tokens: Tokens
+    dims: Dims = field(default_factory=Dims)
+    tier: str | None = None
+
+    @property
+    def plain(self) -> bool:
+        return not self.dims and self.tier is None
+
+    def to_json(self) -> list[Any]:
+        vector: list[Any] = [getattr(self.tokens, kind) for kind in TOKEN_KINDS]
+        extra: dict[str, Any] = self.dims.to_json()
+        if self.tier is not None:
+            extra["tier"] = self.tier
+        if extra:
+            vector.append(extra)
+        return vector
+
+    @classmethod
+    def from_json(cls, vector: list[Any], kinds: tuple[str, ...]) -> CallUsage:
+        extra: dict[str, Any] = {}
+        if len(vector) == len(kinds) + 1 and isinstance(vector[-1], dict):
+            extra = dict(vector[-1])
+            vector = vector[:-1]
+        if len(vector) != len(kinds):
+            raise ValueError(
+                f"each 'per_call' vector must have {len(kinds)} counts ({', '.join(kinds)}), then optionally an object"
+            )
+        tier = extra.pop("tier", None)
+        if tier is not None and not isinstance(tier, str):
+            raise ValueError(f"a call's 'tier' must be a service tier name, got {tier!r}")
+        return cls(Tokens.from_json(dict(zip(kinds, vector, strict=True))), Dims.from_json(extra), tier)
+
+
+@dataclass(frozen=True)
 class Line:
     """The usage of one model (or one per-request fee) within a test or a step."""
 
@@ -54,8 +98,9 @@ class Line:
     requests: int = 0
     usd: Decimal = Decimal(0)
     """Dollars as priced when the baseline was written; comparisons re-price the usage."""
-    per_call: tuple[Tokens, ...] = ()
-    """Each call's own token vector (kept when there is more than one call), to re-price exactly."""
+    per_call: tuple[CallUsage, ...] = ()
+    """Each call's own usage (kept when there is more than one call, or when a call has billed
+    dimensions or a service tier), to re-price exactly."""
 
     def __add__(self, other: Line) -> Line:
         return Line(
@@ -63,21 +108,25 @@ class Line:
             self.tokens + other.tokens,
             self.requests + other.requests,
             self.usd + other.usd,
-            self.calls_tokens() + other.calls_tokens(),
+            self.calls_usage() + other.calls_usage(),
         )
 
-    def calls_tokens(self) -> tuple[Tokens, ...]:
-        """Each call's tokens: ``per_call``, or the one call's; empty when unknown (format 1)."""
+    def calls_usage(self) -> tuple[CallUsage, ...]:
+        """Each call's usage: ``per_call``, or the one call's; empty when unknown (format 1)."""
         if self.per_call:
             return self.per_call
-        return (self.tokens,) if self.calls == 1 else ()
+        return (CallUsage(self.tokens),) if self.calls == 1 else ()
+
+    def calls_tokens(self) -> tuple[Tokens, ...]:
+        """Each call's tokens (see :meth:`calls_usage`)."""
+        return tuple(call.tokens for call in self.calls_usage())
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"calls": self.calls, "tokens": self.tokens.to_json(), "usd": format_usd(self.usd)}
         if self.requests:
             data["requests"] = self.requests
-        if self.calls > 1 and len(self.per_call) == self.calls:
-            data["per_call"] = [[getattr(tokens, kind) for kind in TOKEN_KINDS] for tokens in self.per_call]
+        if len(self.per_call) == self.calls and (self.calls > 1 or any(not call.plain for call in self.per_call)):
+            data["per_call"] = [call.to_json() for call in self.per_call]
         return data
 
 
@@ -136,17 +185,29 @@ class Baseline:
 # -- reading ------------------------------------------------------------------------------------
 
 
+_FIX = (
+    "Fix the file by hand, or restore it from version control "
+    "and run `pytest --llm-cost --llm-cost-update` to write it again"
+)
+
+
 def _bad(path: Path, where: str, problem: str) -> FileFormatError:
-    return FileFormatError(
-        f"{path}: {where}: {problem}. Fix the file by hand, or restore it from version control "
-        "and run `pytest --llm-cost --llm-cost-update` to write it again"
-    )
+    return FileFormatError(f"{path}: {where}: {problem}. {_FIX}")
+
+
+def _tokens(raw: Any) -> Tokens:
+    if not isinstance(raw, dict):
+        raise ValueError(f"'tokens' must map token kinds to counts, got {raw!r}")
+    return Tokens.from_json(raw)
 
 
 def _usd(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"a dollar amount must be a decimal string, got {value!r}")
-    amount = Decimal(str(value))
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f'a dollar amount must be a decimal string such as "0.0012", got {value!r}') from None
     if not amount.is_finite() or amount < 0:
         raise ValueError(f"a dollar amount must be a finite number >= 0, got {value!r}")
     return amount
@@ -158,16 +219,16 @@ def _count(value: Any) -> int:
     return value
 
 
-def _per_call(raw: Any, kinds: tuple[str, ...], calls: int) -> tuple[Tokens, ...]:
+def _per_call(raw: Any, kinds: tuple[str, ...], calls: int) -> tuple[CallUsage, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or len(raw) != calls:
         raise ValueError(f"'per_call' must list one token vector for each of the {calls} calls")
     found = []
     for vector in raw:
-        if not isinstance(vector, list) or len(vector) != len(kinds):
+        if not isinstance(vector, list):
             raise ValueError(f"each 'per_call' vector must have {len(kinds)} counts ({', '.join(kinds)})")
-        found.append(Tokens.from_json(dict(zip(kinds, vector, strict=True))))
+        found.append(CallUsage.from_json(vector, kinds))
     return tuple(found)
 
 
@@ -189,17 +250,19 @@ def _book_from_json(path: Path, where: str, data: Any, kinds: tuple[str, ...]) -
                 calls = _count(raw.get("calls", 0))
                 models[(provider, model)] = Line(
                     calls=calls,
-                    tokens=Tokens.from_json(raw.get("tokens", {})),
+                    tokens=_tokens(raw.get("tokens", {})),
                     requests=_count(raw.get("requests", 0)),
                     usd=_usd(raw.get("usd", "0")),
                     per_call=_per_call(raw.get("per_call"), kinds, calls),
                 )
-            except (ValueError, InvalidOperation) as exc:
-                raise _bad(path, here, str(exc) or "not a number") from None
+            except (ValueError, TypeError, InvalidOperation) as exc:
+                raise _bad(path, here, str(exc) or f"not a number: {raw.get('usd')!r}") from None
     try:
         calls = _count(data.get("calls", 0))
-    except ValueError as exc:
-        raise _bad(path, where, str(exc)) from None
+        if "usd" in data:  # the sum of the lines, written for reading: never read back, but never NaN either
+            _usd(data["usd"])
+    except (ValueError, InvalidOperation) as exc:
+        raise _bad(path, where, str(exc) or f"not a number: {data.get('usd')!r}") from None
     return Book(models=models, calls=calls)
 
 
@@ -208,12 +271,12 @@ def load_baseline(path: Path) -> Baseline:
     :class:`FileFormatError` naming the file: such a file is never overwritten."""
     if not path.exists():
         return Baseline(path=path)
-    data = read_json(path, "baseline")
+    data = read_json(path, "baseline", fix=_FIX[0].lower() + _FIX[1:])
     if not isinstance(data, dict) or "format" not in data:
         raise FileFormatError(
             f"{path}: not an llm-cost baseline (no 'format'). Move it away, or point --llm-cost-baseline elsewhere"
         )
-    if data["format"] not in READABLE_FORMATS:
+    if isinstance(data["format"], bool) or data["format"] not in READABLE_FORMATS:
         raise FileFormatError(
             f"{path}: baseline format {data['format']!r} is not supported by this pytest-llmcost "
             f"(it reads formats {', '.join(map(str, READABLE_FORMATS))}); upgrade pytest-llmcost"
@@ -221,6 +284,10 @@ def load_baseline(path: Path) -> Baseline:
     kinds_raw = data.get("token_kinds", list(TOKEN_KINDS))
     if not isinstance(kinds_raw, list) or not all(isinstance(kind, str) for kind in kinds_raw):
         raise _bad(path, "token_kinds", "expected a list of token kind names")
+    for kind in kinds_raw:
+        if kind not in TOKEN_KINDS or kinds_raw.count(kind) > 1:
+            problem = "unknown token kind" if kind not in TOKEN_KINDS else "repeated token kind"
+            raise _bad(path, "token_kinds", f"{problem} {kind!r}; expected {', '.join(TOKEN_KINDS)}")
     kinds = tuple(kinds_raw)
     tests = data.get("tests", {})
     if not isinstance(tests, dict):
@@ -265,7 +332,8 @@ def book_of(cost: TestCost, step: str | None = None, *, within: bool = False) ->
         else:
             key = (record.provider, record.model or "?")
             seqs.add(record.seq)
-            line = Line(calls=1, tokens=record.tokens, usd=record.usd)
+            usage = CallUsage(record.tokens, record.dims, record.service_tier)
+            line = Line(calls=1, tokens=record.tokens, usd=record.usd, per_call=() if usage.plain else (usage,))
         models[key] = models[key] + line if key in models else line
     return Book(models=models, calls=len(seqs))
 
@@ -298,12 +366,12 @@ def _price_line(provider: str, model: str, line: Line, card: RateCard) -> Decima
     if provider == REQUEST_FEES:
         fee = card.local.fee_named(model)
         return line.usd if fee is None else fee.usd * line.requests  # a fee no longer listed: as written
-    calls = line.calls_tokens()
+    calls = line.calls_usage()
     if not calls and line.calls:  # format 1: only the total is known
         return card.price_aggregate(provider, model, line.tokens, line.calls)
     total = Decimal(0)
-    for tokens in calls:
-        usd = card.price(provider, model, tokens).usd
+    for call in calls:
+        usd = card.price(provider, model, call.tokens, call.dims, call.tier).usd
         if usd is None:
             return None
         total += usd
@@ -350,3 +418,47 @@ def update(
     removed = [nodeid for nodeid in sorted(set(prune)) if entries.pop(nodeid, None) is not None]
     summary = UpdateSummary(tuple(added), tuple(changed), tuple(removed))
     return Baseline(path=baseline.path, entries=entries, exists=baseline.exists), summary
+
+
+def rebase(start: Baseline, new: Baseline, current: Baseline) -> tuple[Baseline, UpdateSummary]:
+    """``new`` is ``start`` updated by one run; the same changes applied to ``current`` instead.
+
+    ``current`` is the file as it is now: another update may have written it since ``start`` was
+    read. Only this run's own changes are applied (the entries it added or rewrote differently,
+    the entries it removed), so nothing the other update wrote is lost. The summary says what
+    changed in ``current``.
+    """
+    entries = dict(current.entries)
+    added: list[str] = []
+    changed: list[str] = []
+    for nodeid, entry in sorted(new.entries.items()):
+        before = start.entries.get(nodeid)
+        if before is not None and before.to_json() == entry.to_json():
+            continue  # not changed by this run
+        now = entries.get(nodeid)
+        if now is None:
+            added.append(nodeid)
+        elif now.to_json() != entry.to_json():
+            changed.append(nodeid)
+        entries[nodeid] = entry
+    removed = [
+        nodeid for nodeid in sorted(set(start.entries) - set(new.entries)) if entries.pop(nodeid, None) is not None
+    ]
+    summary = UpdateSummary(tuple(added), tuple(changed), tuple(removed))
+    return Baseline(path=current.path, entries=entries, exists=current.exists), summary
+
+
+def save_update(path: Path, start: Baseline, new: Baseline) -> UpdateSummary:
+    """Write ``new`` (``start`` updated by this run) to ``path``, merged with updates made meanwhile.
+
+    Under a lock beside the file, the baseline is read again and :func:`rebase` applies this run's
+    changes to it: two updates at the same time both keep their entries. Nothing is written when
+    nothing changes. Raises :class:`FileFormatError` if the file became unreadable, and
+    :class:`~pytest_llmcost.files.FileWriteError` if it cannot be written; it is left as it was.
+    """
+    with locked(path):
+        current = load_baseline(path)
+        merged, summary = rebase(start, new, current)
+        if summary.any:
+            merged.write(path)
+    return summary

@@ -159,6 +159,11 @@ def _unpriced_reason(cost: TestCost, rules: Rules) -> tuple[str | None, str | No
     if rules.unpriced == "warn":
         models = ", ".join(f"{model} ({provider})" for provider, model in unpriced)
         return None, f"no price for {models}: counted as $0 and labelled unpriced; price it in {rules.prices}"
+    endpoint = next((call for call in cost.records if call.unpriced and call.model is None and call.note), None)
+    if endpoint is not None:  # a call to an LLM host that no reader understands: priced per request
+        return (
+            f"LLM cost unknown: {endpoint.note}\n\nor set llm_cost_unpriced = warn to count it as $0 with a warning."
+        ), None
     provider, model = unpriced[0]
     return (
         f"LLM cost unknown: no price for model {model} ({provider}). "

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from ..capture.network import NetworkBlock, NetworkBlocked
+from ..capture.persister import CassettePersister, CassetteReadError
 from ..capture.recording import (
     Tap,
     cassette_path,
@@ -31,9 +32,9 @@ from ..capture.recording import (
     secure_recording_cassettes,
     use_cassette,
 )
-from ..files import FileFormatError
+from ..files import FileFormatError, FileWriteError, check_writable
 from ..fmt import plural
-from ..gate.baseline import Baseline, load_baseline, update
+from ..gate.baseline import Baseline, load_baseline, save_update, update
 from ..gate.budgets import Budget, BudgetError, parse_budget
 from ..gate.judge import RunVerdict, Status, Verdict, judge, judge_run
 from ..gate.spend import Reservations, RunSpend, guard
@@ -51,6 +52,10 @@ CASSETTE_KEY = pytest.StashKey[str]()
 GUARD_KEY = pytest.StashKey[str]()
 OWNED_KEY = pytest.StashKey[bool]()
 """Set when :class:`Protocol` runs the test, and so settles it once its reports are all made."""
+PHASE_KEY = pytest.StashKey[tuple[str, str]]()
+"""The test's last setup or call phase and its outcome, for its cassette to know whether it passed."""
+KEPT_KEY = pytest.StashKey[str]()
+"""Why the test's cassette was kept as it was, to travel on its teardown report (xdist)."""
 
 MEMO_KEY = "llm-cost/rate-card"
 
@@ -121,6 +126,8 @@ class Run:
         self._spend_folder: Path | None = None  # the controller's, shared with its xdist workers
         self.written: list[tuple[str, Path]] = []
         self.update_message: str | None = None
+        self.cassettes_kept: list[str] = []
+        """One line per cassette a test that did not pass left as it was (this process's, or a worker's)."""
         self.final: tuple[Results, RunVerdict] | None = None
 
     # -- lazily loaded inputs ----------------------------------------------------------
@@ -248,6 +255,7 @@ class Run:
             return
         self.card  # noqa: B018 - a broken price file stops the run before any test
         self.baseline  # noqa: B018 - so does a baseline that cannot be read
+        self._check_outputs_writable()
         if self.settings.prune and not self.settings.update:
             raise pytest.UsageError("--llm-cost-prune only works with --llm-cost-update")
         if self.settings.prune and not self.is_worker and self._selection_options():
@@ -414,6 +422,10 @@ class Run:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report: pytest.TestReport = yield
+        if call.when in ("setup", "call"):
+            item.stash[PHASE_KEY] = (call.when, report.outcome)
+        elif self.is_worker and KEPT_KEY in item.stash:
+            report.llm_cost_cassette_kept = item.stash[KEPT_KEY]  # type: ignore[attr-defined]
         if report.failed and call.excinfo is not None:
             self._explain_failure(item, report, call.excinfo)
         if call.when == "teardown" and self.settings.enabled and not item.stash.get(OWNED_KEY, False):
@@ -543,6 +555,9 @@ class Run:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker:
             return
+        kept = getattr(report, "llm_cost_cassette_kept", None)
+        if kept:  # from an xdist worker
+            self.cassettes_kept.append(kept)
         nodeid = report.nodeid
         # Only tests that passed, or failed on nothing but cost, may update the baseline.
         if report.skipped and self.outcomes.get(nodeid) != "failed":
@@ -655,14 +670,17 @@ class Run:
             return
         results, run = self.finish()
         path = self.settings.results_path
-        if path is not None:
-            results.write(path)
-            self.written.append(("results", path))
-        if self.settings.report_path or self.settings.markdown_path or os.environ.get("GITHUB_STEP_SUMMARY"):
-            self._write_reports(results, run)
-        if self.settings.update:
-            self._update_baseline(results)
-        elif run.fails and session.exitstatus == pytest.ExitCode.OK:
+        try:
+            if path is not None:
+                results.write(path)
+                self.written.append(("results", path))
+            if self.settings.report_path or self.settings.markdown_path or os.environ.get("GITHUB_STEP_SUMMARY"):
+                self._write_reports(results, run)
+            if self.settings.update:
+                self._update_baseline(results)
+        except (FileFormatError, FileWriteError) as exc:  # the file is left as it was
+            raise pytest.UsageError(str(exc)) from None
+        if not self.settings.update and run.fails and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _write_reports(self, results: Results, run: RunVerdict) -> None:
@@ -686,18 +704,57 @@ class Run:
             with open(step_summary, "a", encoding="utf-8") as handle:
                 handle.write(summary_markdown(report) + "\n")
 
+    def _check_outputs_writable(self) -> None:
+        """A read-only file the run would replace stops it before any test runs, not after them all."""
+        if self.is_worker:
+            return
+        settings = self.settings
+        outputs = [
+            (settings.results_path, "results", "--llm-cost-results"),
+            (settings.report_path, "report", "--llm-cost-report"),
+            (settings.markdown_path, "summary", "--llm-cost-markdown"),
+        ]
+        try:
+            if settings.update:
+                check_writable(
+                    settings.baseline_path,
+                    "--llm-cost-update",
+                    "make it writable (chmod u+w), or leave out --llm-cost-update",
+                )
+            for path, what, flag in outputs:
+                if path is not None:
+                    check_writable(
+                        path, "the run", f"make it writable (chmod u+w), or write the {what} elsewhere with {flag}"
+                    )
+        except FileWriteError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
     def _update_baseline(self, results: Results) -> None:
+        """Accept the run's usage into the baseline, merged under a lock with any update made meanwhile."""
+        start = self.baseline
         prune: set[str] = set()
+        not_pruned = ""
         if self.settings.prune and results.collected is not None:
-            prune = set(self.baseline.entries) - set(results.collected) - set(results.tests)
-        new, summary = update(self.baseline, results.accepted(), prune=prune)
+            if results.collected:
+                prune = set(start.entries) - set(results.collected) - set(results.tests)
+            else:  # a run that found no test cannot tell a removed test from a misconfigured run
+                not_pruned = "; not pruned: this run collected no test"
+        new, summary = update(start, results.accepted(), prune=prune)
         path = self.settings.baseline_path
         if summary.any:
-            new.write(path)
-        self.update_message = f"baseline {_display(path)}: {summary}" + ("" if summary.any else " (unchanged)")
+            summary = save_update(path, start, new)
+        self.update_message = (
+            f"baseline {_display(path)}: {summary}" + ("" if summary.any else " (unchanged)") + not_pruned
+        )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.settings.enabled or self.is_worker:
+        if self.is_worker:
+            return
+        if not self.settings.enabled:
+            if self.cassettes_kept:  # recording without --llm-cost
+                terminalreporter.write_sep("=", "LLM cost")
+                for line in self.cassettes_kept:
+                    terminalreporter.write_line(line)
             return
         from ..report.terminal import findings_lines, summary_lines
 
@@ -711,6 +768,8 @@ class Run:
             terminalreporter.write_line(f"{label}: {_display(path)}")
         if self.update_message is not None:
             terminalreporter.write_line(self.update_message)
+        for line in self.cassettes_kept:
+            terminalreporter.write_line(line)
 
     # -- the fixture -----------------------------------------------------------------
 
@@ -728,8 +787,20 @@ class Run:
             return
         path = Path(os.path.abspath(path))
         item.stash[CASSETTE_KEY] = str(path)
-        with use_cassette(path, self.settings.record_mode, vcr_config):
-            yield LLMCost(ledger, lambda: self.card, path)
+        name = self._cassette_name(str(path)) or str(path)
+        # Written atomically, and only added to until the test has passed.
+        persister = CassettePersister(lambda: _unfinished(item))
+        try:
+            with use_cassette(path, self.settings.record_mode, vcr_config, persister=persister):
+                yield LLMCost(ledger, lambda: self.card, path)
+        except CassetteReadError as exc:  # never recorded over
+            pytest.fail(str(exc).replace(str(path), name, 1), pytrace=False)
+        if persister.error is not None:
+            pytest.fail(persister.error.replace(str(path), name, 1), pytrace=False)
+        if persister.kept is not None:
+            line = f"cassette {name} kept as it was: {persister.kept}"
+            item.stash[KEPT_KEY] = line
+            self.cassettes_kept.append(line)
 
 
 class Protocol:
@@ -810,6 +881,18 @@ def _reruns_wanted(item: pytest.Item) -> bool:
 def default_cassette_path(item: pytest.Item) -> Path:
     cls = getattr(item, "cls", None)
     return cassette_path(Path(item.path), item.name, cls.__name__ if cls is not None else None)
+
+
+def _unfinished(item: pytest.Item) -> str | None:
+    """Why ``item`` has not passed (so its cassette may only be added to), or None when its call passed."""
+    when, outcome = item.stash.get(PHASE_KEY, ("setup", "passed"))
+    if when == "call" and outcome == "passed":
+        return None
+    if when == "call":
+        return f"the test {'failed' if outcome == 'failed' else 'was skipped'} while recording"
+    if outcome == "passed":  # its call never reported: an interrupt (KeyboardInterrupt, SIGINT)
+        return "the test was interrupted while recording"
+    return "the test's setup did not finish while recording"
 
 
 def _display(path: Path) -> str:

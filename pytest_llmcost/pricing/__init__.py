@@ -10,7 +10,9 @@ from .card import (
     RateCard,
     RequestFee,
     load_local_prices,
+    price_context,
     rate_card_label,
+    request_fee_snippet,
     unpriced_snippet,
 )
 
@@ -22,6 +24,8 @@ __all__ = [
     "RateCard",
     "RequestFee",
     "load_local_prices",
+    "price_context",
     "rate_card_label",
+    "request_fee_snippet",
     "unpriced_snippet",
 ]

@@ -21,6 +21,7 @@ genai-prices is imported on first use, never at plugin import.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import importlib.metadata
@@ -32,7 +33,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from ..usage import Tokens
+from ..providers.base import model_candidates
+from ..usage import Dims, Tokens
 
 __all__ = [
     "LocalModelPrice",
@@ -42,10 +44,13 @@ __all__ = [
     "RateCard",
     "RequestFee",
     "load_local_prices",
+    "price_context",
+    "request_fee_snippet",
     "unpriced_snippet",
 ]
 
 MILLION = Decimal(1_000_000)
+NO_DIMS = Dims()
 LOCAL_FORMAT = 1
 
 #: Hosts whose provider genai-prices cannot tell from the URL alone.
@@ -233,6 +238,54 @@ def unpriced_snippet(model: str, provider: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def request_fee_snippet(url: str) -> str:
+    """The YAML that charges a call to ``url`` per request in the local price file."""
+    base = url.split("?", 1)[0]
+    return "\n".join(
+        [
+            "requests:",
+            f'  - match: "{base}"',
+            "    usd: 0.00      # USD per request",
+            f"    name: {_yaml_key(base.rsplit('/', 1)[-1] or 'request')}",
+        ]
+    )
+
+
+#: Service tiers that select a price through genai-prices' ``processing`` context, not ``service_tier``.
+_PROCESSING_TIERS = frozenset({"batch"})
+
+
+def price_context(tier: str | None) -> dict[str, str] | None:
+    """The genai-prices price context of a response's service tier (None for the default tier)."""
+    if tier is None:
+        return None
+    return {"processing": tier} if tier in _PROCESSING_TIERS else {"service_tier": tier}
+
+
+def _billed(tokens: Tokens, dims: Dims) -> tuple[Tokens, Dims]:
+    """The usage as billed: a provider's billed input (Cohere) replaces the raw input and its cache parts."""
+    billed = dims.get("billed_input_tokens")
+    if not billed:
+        return tokens, dims
+    kept = dims.without("billed_input_tokens", *(key for key, _ in dims.items if key.startswith("cache_")))
+    return Tokens(input=billed, output=tokens.output, reasoning=tokens.reasoning), kept
+
+
+def usage_values(tokens: Tokens, dims: Dims = NO_DIMS) -> dict[str, int]:
+    """The genai-prices ``Usage`` keys of a call: the five token kinds and the billed dimensions."""
+    tokens, dims = _billed(tokens, dims)
+    values = {
+        "input_tokens": tokens.input,
+        "cache_read_tokens": tokens.cached_input,
+        "cache_write_tokens": tokens.cache_write,
+        "output_tokens": tokens.output,
+    }
+    if tokens.reasoning:
+        values["output_reasoning_tokens"] = tokens.reasoning
+    values.update(dims.items)
+    return values
+
+
 def _yaml_key(text: str) -> str:
     return text if re.fullmatch(r"[A-Za-z0-9_.\-/]+", text) else '"' + text.replace('"', '\\"') + '"'
 
@@ -289,15 +342,16 @@ def _rate_from_json(data: Any) -> Rate | None:
 
 
 class _FastPrice:
-    """A genai-prices model price reduced to the four token kinds the meter reports.
+    """A genai-prices model price reduced to the four basic token kinds.
 
     genai-prices' general calculation costs ~70 µs; this one costs a few. It is used only
-    for prices whose keys it understands, and a unit test checks it gives genai-prices'
+    for prices whose keys it understands, for calls with no service tier and no billed
+    dimension the model prices (see ``pure``), and a unit test checks it gives genai-prices'
     own figures for every model in the bundled card. It is plain data, so it can be kept
     between runs (see :meth:`RateCard.memo`).
     """
 
-    __slots__ = ("cache_read", "cache_write", "input", "output", "per_request")
+    __slots__ = ("cache_read", "cache_write", "input", "output", "per_request", "pure")
 
     SUPPORTED = frozenset({"input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "requests_kcount"})
     #: Keys for units the meter never reports (modalities, searches, pages): they price nothing here.
@@ -314,15 +368,19 @@ class _FastPrice:
         cache_read: Rate | None,
         cache_write: Rate | None,
         per_request: Decimal | None,
+        pure: bool = False,
     ) -> None:
         self.input = input
         self.output = output
         self.cache_read = cache_read
         self.cache_write = cache_write
         self.per_request = per_request
+        self.pure = pure
+        """The model prices nothing but the four token kinds: billed dimensions cannot change its price."""
 
     @classmethod
     def build(cls, model_price: Any) -> _FastPrice | None:
+        pure = True
         for key, value in model_price.__dict__.items():
             if value is None or key.startswith("_"):
                 continue
@@ -331,6 +389,7 @@ class _FastPrice:
                     return None
                 continue
             if cls.IGNORED.search(key):
+                pure = False
                 continue
             return None
         per_k = model_price.requests_kcount
@@ -340,11 +399,13 @@ class _FastPrice:
             _rate_of(model_price.cache_read_mtok),
             _rate_of(model_price.cache_write_mtok),
             None if per_k is None else per_k / 1000,
+            pure,
         )
 
     def to_json(self) -> dict[str, Any]:
         data = {name: _rate_to_json(getattr(self, name)) for name in self.FIELDS}
         data["per_request"] = None if self.per_request is None else str(self.per_request)
+        data["pure"] = self.pure
         return data
 
     @classmethod
@@ -356,6 +417,7 @@ class _FastPrice:
             cache_read=_rate_from_json(data.get("cache_read")),
             cache_write=_rate_from_json(data.get("cache_write")),
             per_request=None if per_request is None else Decimal(per_request),
+            pure=data.get("pure") is True,
         )
 
     @staticmethod
@@ -489,16 +551,28 @@ class RateCard:
             return None
         return str(provider.id)
 
-    def price(self, provider: str, model: str | None, tokens: Tokens) -> Price:
+    def price(
+        self, provider: str, model: str | None, tokens: Tokens, dims: Dims = NO_DIMS, tier: str | None = None
+    ) -> Price:
+        """The price of one call, as genai-prices' ``calc_price`` computes it for the same usage.
+
+        ``dims`` are the billed dimensions beyond the tokens and ``tier`` the service tier the
+        response reported (the price context). A local price knows the four token kinds only:
+        it prices the billed input and ignores the other dimensions and the tier.
+        """
         if model is None:
             return Price(None, "unpriced", provider)
         local = self.local.model_price(provider, model)
         if local is not None:
-            return Price(local.usd(tokens), "local", provider, local.pattern)
+            return Price(local.usd(_billed(tokens, dims)[0]), "local", provider, local.pattern)
         found = self._genai_model(provider, model)
         if found is None:
             return Price(None, "unpriced", provider)
-        usd = found.fast.usd(tokens) if found.fast is not None else self._slow_usd(found, tokens)
+        fast = found.fast
+        if fast is not None and tier is None and (fast.pure or not dims) and not dims.get("billed_input_tokens"):
+            usd = fast.usd(tokens)
+        else:
+            usd = self._slow_usd(found, tokens, dims, tier)
         return Price(usd, "genai-prices", found.provider_id, found.model_id)
 
     def price_aggregate(self, provider: str, model: str, tokens: Tokens, calls: int) -> Decimal | None:
@@ -519,19 +593,35 @@ class RateCard:
             return found.fast.usd(tokens, calls)
         return self._slow_usd(found, tokens)
 
-    def _slow_usd(self, found: _Resolved, tokens: Tokens) -> Decimal:
+    def _slow_usd(self, found: _Resolved, tokens: Tokens, dims: Dims = NO_DIMS, tier: str | None = None) -> Decimal:
+        """genai-prices' own calculation (``ModelInfo.calc_price``, what ``calc_price`` runs)."""
         from genai_prices import Usage
 
-        assert found.infos is not None
-        provider_info, model_info = found.infos
-        usage = Usage(
-            input_tokens=tokens.input,
-            cache_read_tokens=tokens.cached_input,
-            cache_write_tokens=tokens.cache_write,
-            output_tokens=tokens.output,
-        )
-        result = model_info.calc_price(usage, provider_info, genai_request_timestamp=self.when)
+        provider_info, model_info = found.infos or self._infos(found)
+        context = price_context(tier)
+        try:
+            usage = Usage(**usage_values(tokens, dims))
+            result = model_info.calc_price(
+                usage, provider_info, genai_request_timestamp=self.when, price_context=context
+            )
+        except ValueError:
+            # Inconsistent counts (a part larger than its whole): price the four token kinds alone.
+            usage = Usage(**usage_values(tokens))
+            result = model_info.calc_price(
+                usage, provider_info, genai_request_timestamp=self.when, price_context=context
+            )
         return Decimal(result.total_price)
+
+    def _infos(self, found: _Resolved) -> tuple[Any, Any]:
+        """genai-prices' provider and model objects of a model resolved from the memo."""
+        from genai_prices import data_snapshot
+
+        infos = data_snapshot.get_snapshot().find_provider_model(found.model_id, None, found.provider_id, None)
+        self._models = {
+            key: (dataclasses.replace(value, infos=infos) if value is found else value)
+            for key, value in self._models.items()
+        }
+        return infos
 
     def _genai_model(self, provider: str, model: str) -> _Resolved | None:
         key = (provider, model)
@@ -542,17 +632,36 @@ class RateCard:
         from genai_prices import data_snapshot
 
         snapshot = data_snapshot.get_snapshot()
-        found: _Resolved | None
-        try:
-            provider_info, model_info = snapshot.find_provider_model(model, None, provider, None)
-        except LookupError:
-            found = None
-        else:
+        found: _Resolved | None = None
+        infos = _find_model(snapshot, provider, model)
+        if infos is not None:
+            provider_info, model_info = infos
             fast = _FastPrice.build(model_info.get_prices(self.when))
             found = _Resolved(str(provider_info.id), str(model_info.id), fast, (provider_info, model_info))
         self._models[key] = found
         self._learned = True
         return found
+
+
+def _find_model(snapshot: Any, provider: str, model: str) -> tuple[Any, Any] | None:
+    """genai-prices' provider and model for a model name, trying each of :func:`model_candidates`.
+
+    A name no match rule takes may still be a model's own id (``ft:gpt-4o-mini``).
+    """
+    candidates = model_candidates(model)
+    for candidate in candidates:
+        try:
+            found: tuple[Any, Any] = snapshot.find_provider_model(candidate, None, provider, None)
+        except LookupError:
+            continue
+        return found
+    for provider_info in snapshot.providers:
+        if provider_info.id != provider:
+            continue
+        for model_info in provider_info.models:
+            if model_info.id in candidates:
+                return provider_info, model_info
+    return None
 
 
 def rate_card_label(description: Mapping[str, Any]) -> str:

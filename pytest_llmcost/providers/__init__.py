@@ -2,21 +2,52 @@
 
 :func:`extract` routes an exchange to the reader of its wire format by method and URL path,
 never by host, so every OpenAI-compatible host is read by the OpenAI readers. It returns None
-for anything that is not a generation call (auth, model listing, token counting, files,
-cache management, unknown paths). :func:`settle` then drops usage a test saw twice for the
-same response.
+for anything that is not a billed call (auth, model listing, token counting, files,
+cache management, unknown paths); :func:`is_free_endpoint` tells the known free ones on an
+LLM host from an endpoint no reader knows. :func:`settle` then drops usage a test saw twice
+for the same response.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import anthropic, bedrock, cohere, gemini, openai_chat, openai_embeddings, openai_responses
-from .base import Exchange, Extracted, UsageLine, as_dict
+from . import anthropic, bedrock, cohere, gemini, openai_chat, openai_embeddings, openai_media, openai_responses
+from .base import Exchange, Extracted, UsageLine, as_dict, is_llm_host
 
-__all__ = ["Exchange", "Extracted", "UsageLine", "extract", "route", "settle", "texts"]
+__all__ = [
+    "Exchange",
+    "Extracted",
+    "UsageLine",
+    "extract",
+    "is_free_endpoint",
+    "is_llm_host",
+    "route",
+    "settle",
+    "texts",
+]
+
+_MEDIA = (
+    "/images/generations",
+    "/images/edits",
+    "/images/variations",
+    "/audio/transcriptions",
+    "/audio/translations",
+    "/audio/speech",
+    "/moderations",
+)
+_FILE_CONTENT = re.compile(r"/files/[^/]+/content$")
+#: POST endpoints of LLM hosts that bill nothing themselves: token counting, uploads, jobs and
+#: caches created or cancelled (what they later produce is billed by the calls that use it).
+_FREE_POST = re.compile(
+    r"(?:count_tokens|:countTokens|/input_tokens|/files|/uploads(?:/.*)?|/batches(?:/.*)?|/cachedContents(?:/.*)?"
+    r"|/cancel|/vector_stores(?:/.*)?|/fine_tuning/.*|/fine-tuning/.*|/containers(?:/.*)?|/conversations(?:/.*)?"
+    r"|/assistants(?:/.*)?|/threads(?:/[^/]+)?(?:/messages.*)?|/realtime/(?:sessions|client_secrets|transcription_sessions)"
+    r"|/oauth2?/token|/tokenize|/detokenize|/auth.*)$"
+)
 
 
 def _is_anthropic_body(exchange: Exchange) -> bool:
@@ -52,8 +83,12 @@ def route(exchange: Exchange) -> ModuleType | None:
             return openai_embeddings
         if path.endswith("/v2/chat"):
             return cohere
+        if path.endswith(_MEDIA):
+            return openai_media
         return None
     if method == "GET":
+        if _FILE_CONTENT.search(path):
+            return openai_media  # a Batch API output file (other files are not read)
         # GET …/responses/{id}: a background response polled, or its stream resumed.
         _, found, tail = path.rpartition("/responses/")
         if found and tail and "/" not in tail:
@@ -66,8 +101,16 @@ def extract(exchange: Exchange) -> Extracted | None:
     module = route(exchange)
     if module is None:
         return None
-    result: Extracted = module.extract(exchange)
+    result: Extracted | None = module.extract(exchange)
     return result
+
+
+def is_free_endpoint(exchange: Exchange) -> bool:
+    """A call to an LLM host that bills nothing: a read (``GET``, ``HEAD``, ``DELETE``…), token
+    counting, a file upload, a batch or cache created. Any other unread ``POST`` may bill."""
+    if exchange.method.upper() != "POST":
+        return True
+    return exchange.status >= 400 or _FREE_POST.search(exchange.path.rstrip("/")) is not None
 
 
 def texts(exchange: Exchange) -> tuple[str, str]:

@@ -13,7 +13,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from ..usage import Tokens
+from ..usage import Dims, Tokens
 from .base import (
     Exchange,
     Extracted,
@@ -27,15 +27,23 @@ from .base import (
     iter_sse,
     iter_sse_reversed,
     join_text,
+    model_name,
     parse_json,
+    service_tier,
 )
 
-__all__ = ["API", "PROVIDER", "extract", "texts", "tokens_from_usage"]
+__all__ = ["API", "PROVIDER", "dims_from_usage", "extract", "texts", "tokens_from_usage"]
 
 API = "anthropic.messages"
 PROVIDER = "anthropic"
 
-_INPUT_SIDE = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation")
+_INPUT_SIDE = (
+    "input_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cache_creation",
+    "service_tier",
+)
 _EVENT_TYPE = re.compile(r'"type"\s*:\s*"(message_delta|message_start|error)"')
 
 _PROMPT_KEYS = frozenset({"content", "text", "thinking"})
@@ -59,19 +67,41 @@ def tokens_from_usage(usage: dict[str, Any]) -> Tokens:
     )
 
 
+def dims_from_usage(usage: dict[str, Any]) -> Dims:
+    """The billed dimensions of an Anthropic ``usage``: 1-hour cache writes and server tool uses.
+
+    ``cache_creation`` splits the cache writes by duration; the 5-minute ones are the rest of
+    ``cache_write`` (priced as cache writes). ``server_tool_use`` counts web searches (billed
+    per thousand) and code executions.
+    """
+    tools = as_dict(usage.get("server_tool_use"))
+    return Dims.of(
+        cache_write_1h_tokens=as_int(as_dict(usage.get("cache_creation")).get("ephemeral_1h_input_tokens")),
+        web_searches=as_int(tools.get("web_search_requests")),
+        code_executions=as_int(tools.get("code_execution_requests")),
+    )
+
+
 def _lines(usage: dict[str, Any]) -> tuple[UsageLine, ...]:
     """The response's own line, then one line per billed iteration that the top level leaves out.
 
     The top-level usage is the sum of the ``message`` iterations only; ``compaction`` and
     ``advisor_message`` iterations (the latter on another model) are billed in addition.
     """
-    lines = [UsageLine(tokens_from_usage(usage))]
+    lines = [UsageLine(tokens_from_usage(usage), dims=dims_from_usage(usage))]
     for item in as_list(usage.get("iterations")):
         iteration = as_dict(item)
         kind = as_str(iteration.get("type"))
         if kind is None or kind == "message":
             continue
-        lines.append(UsageLine(tokens_from_usage(iteration), part=kind, model=as_str(iteration.get("model"))))
+        lines.append(
+            UsageLine(
+                tokens_from_usage(iteration),
+                part=kind,
+                model=model_name(iteration.get("model")),
+                dims=dims_from_usage(iteration),
+            )
+        )
     return tuple(lines)
 
 
@@ -89,7 +119,7 @@ def url_model(path: str) -> str | None:
 def _requested_model(exchange: Exchange) -> str | None:
     """The request's model, else the URL's (Bedrock, Vertex). Read only when the response names
     none: a request body can be large."""
-    return as_str(as_dict(exchange.request_json).get("model")) or url_model(exchange.path)
+    return model_name(as_dict(exchange.request_json).get("model")) or model_name(url_model(exchange.path))
 
 
 def extract(exchange: Exchange) -> Extracted:
@@ -99,13 +129,14 @@ def extract(exchange: Exchange) -> Extracted:
         model = _requested_model(exchange)
         return Extracted(API, PROVIDER, model, "not_billed", reason=f"HTTP {exchange.status}", streaming=streaming)
     if isinstance(body, dict):
-        model = as_str(body.get("model")) or _requested_model(exchange)
+        model = model_name(body.get("model")) or _requested_model(exchange)
         response_id = as_str(body.get("id"))
         usage = body.get("usage")
         if body.get("type") == "error":
             return Extracted(API, PROVIDER, model, "not_billed", response_id=response_id, reason="error body")
         if isinstance(usage, dict) and usage:
-            return Extracted(API, PROVIDER, model, "ok", _lines(usage), response_id)
+            tier = service_tier(usage.get("service_tier"))
+            return Extracted(API, PROVIDER, model, "ok", _lines(usage), response_id, service_tier=tier)
         return Extracted(API, PROVIDER, model, "missing", response_id=response_id, reason="no usage in response")
     return _extract_stream(exchange)
 
@@ -131,7 +162,7 @@ def _extract_stream(exchange: Exchange) -> Extracted:
         elif kind == "error":
             error = error or _error_reason(data)
     message = _message_start(text)
-    model = as_str(message.get("model")) or _requested_model(exchange)
+    model = model_name(message.get("model")) or _requested_model(exchange)
     response_id = as_str(message.get("id"))
     if delta_usage is None:
         if error is not None:
@@ -153,7 +184,8 @@ def _extract_stream(exchange: Exchange) -> Extracted:
     for key in _INPUT_SIDE:
         if usage.get(key) is None and key in start_usage:
             usage[key] = start_usage[key]
-    return Extracted(API, PROVIDER, model, "ok", _lines(usage), response_id, streaming=True)
+    tier = service_tier(usage.get("service_tier"))
+    return Extracted(API, PROVIDER, model, "ok", _lines(usage), response_id, streaming=True, service_tier=tier)
 
 
 def _message_start(text: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ..usage import Tokens
+from ..usage import Dims, Tokens
 
 __all__ = [
     "Exchange",
@@ -29,13 +30,17 @@ __all__ = [
     "collect_text",
     "decode_body",
     "first_sse",
+    "is_llm_host",
     "iter_sse",
     "iter_sse_reversed",
     "join_text",
+    "model_candidates",
+    "model_name",
     "parse_json",
+    "service_tier",
 ]
 
-Status = Literal["ok", "missing", "not_billed"]
+Status = Literal["ok", "missing", "not_billed", "unpriced"]
 
 
 def decode_body(body: object) -> str:
@@ -312,6 +317,8 @@ class UsageLine:
     """None for the response itself; a name (``advisor_message``, ``compaction``) for extra lines."""
     model: str | None = None
     """The model billed for this line when it differs from the response's model."""
+    dims: Dims = field(default_factory=Dims)
+    """Billed dimensions beyond the tokens (cache writes by duration, audio, images, tool uses)."""
 
 
 @dataclass(frozen=True)
@@ -326,12 +333,131 @@ class Extracted:
     status: Status
     """``ok``: usage was reported (``lines``). ``missing``: a successful response without usage, to
     be estimated. ``not_billed``: an error, a queued background job, or usage already reported
-    for the same response (``reason`` says which)."""
+    for the same response (``reason`` says which). ``unpriced``: billed, but the response says
+    nothing the rate card can price (a DALL·E image, speech audio): $0, labelled unpriced."""
     lines: tuple[UsageLine, ...] = ()
     response_id: str | None = None
     reason: str | None = None
     streaming: bool = False
+    service_tier: str | None = None
+    """The service tier the response reports, when not the default (see :func:`service_tier`)."""
     retrieval: bool = False
     """The exchange fetched a response created earlier (OpenAI Responses ``GET /responses/{id}``,
     a resumed stream): it is billed only if no earlier exchange of the test reported usage for
     the same ``response_id``."""
+
+
+# -- model names, service tiers and hosts, the same for every reader and the rate card ---------
+
+_ARN = re.compile(r"^arn:aws[\w-]*:bedrock:[^:]*:[^:]*:(?:foundation-model|inference-profile)/(?P<id>.+)$")
+_VERTEX = re.compile(r"^(?:projects/[^/]+/locations/[^/]+/)?publishers/[^/]+/models/(?P<id>[^/:]+)")
+_REGION = re.compile(r"^(?:us|eu|apac|au|jp|ca|global|us-gov)\.(?=[a-z0-9-]+\.)")
+_DATE = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{2}-\d{4}|\d{4})$")
+_FINE_TUNE = re.compile(r"^ft:(?P<base>[^:]+):")
+
+
+def model_name(raw: object) -> str | None:
+    """A model name as the rate card and the reports use it, from what an API reported.
+
+    Wrappers around the model id are removed: Gemini's ``models/``, a Vertex resource path
+    (``projects/…/publishers/google/models/gemini-2.5-pro``) and the ARN of a Bedrock model or
+    inference profile (``arn:aws:bedrock:…:inference-profile/us.anthropic.claude-…``; an
+    application inference profile or a provisioned model is named by its whole ARN). The id itself (a dated
+    snapshot, a Bedrock region prefix, a ``@version``, a fine-tune id) is kept as reported;
+    :func:`model_candidates` lists the names the rate card tries for it.
+
+    >>> model_name("models/gemini-2.5-pro")
+    'gemini-2.5-pro'
+    """
+    name = as_str(raw)
+    if name is None:
+        return None
+    name = name.strip()
+    match = _ARN.match(name)
+    if match:
+        name = match.group("id")
+    match = _VERTEX.match(name)
+    if match:
+        name = match.group("id")
+    if name.startswith("models/"):
+        name = name[len("models/") :]
+    return name or None
+
+
+def model_candidates(name: str) -> list[str]:
+    """The names the rate card looks a model up by, most specific first, each found or not.
+
+    ``claude-sonnet-4-5@20250929`` (Vertex) is also tried as ``claude-sonnet-4-5-20250929`` and
+    ``claude-sonnet-4-5``; ``us.amazon.nova-micro-v1:0`` without its region prefix;
+    ``gpt-4o-2099-01-01`` without its date; ``ft:gpt-4o-mini:org::id`` as ``ft:gpt-4o-mini``
+    (the fine-tune price, never the base model's).
+    """
+    first = model_name(name) or name
+    found: list[str] = []
+
+    def add(candidate: str) -> None:
+        if candidate and candidate not in found:
+            found.append(candidate)
+
+    add(first)
+    fine_tune = _FINE_TUNE.match(first)
+    if fine_tune:
+        add("ft:" + fine_tune.group("base"))
+        return found
+    base, at, version = first.partition("@")
+    if at:
+        add(f"{base}-{version}")
+        add(base)
+    add(_REGION.sub("", base))
+    add(_DATE.sub("", base))
+    return found
+
+
+_DEFAULT_TIERS = frozenset({"default", "auto", "standard", "on_demand", "on-demand", "none"})
+
+
+def service_tier(raw: object) -> str | None:
+    """The service tier a response reports, lowercased; None for the default tier under any of its names."""
+    if isinstance(raw, dict):  # Bedrock: {"type": "flex"}
+        raw = raw.get("type")
+    tier = as_str(raw)
+    if tier is None:
+        return None
+    tier = tier.strip().lower()
+    return None if tier in _DEFAULT_TIERS else tier
+
+
+#: Hosts that serve only LLM APIs: a call to one that no reader understands is recorded as unpriced.
+_LLM_HOSTS = frozenset(
+    {
+        "api.openai.com",
+        "api.anthropic.com",
+        "generativelanguage.googleapis.com",
+        "aiplatform.googleapis.com",
+        "api.cohere.com",
+        "api.cohere.ai",
+        "api.mistral.ai",
+        "api.groq.com",
+        "api.deepseek.com",
+        "api.x.ai",
+        "openrouter.ai",
+        "api.together.xyz",
+        "api.fireworks.ai",
+        "api.perplexity.ai",
+        "router.huggingface.co",
+        "api.cerebras.ai",
+        "api.moonshot.ai",
+        "api.z.ai",
+    }
+)
+_LLM_SUFFIXES = (".openai.azure.com", ".services.ai.azure.com", "-aiplatform.googleapis.com")
+
+
+def is_llm_host(host: str) -> bool:
+    """True for a host that serves LLM APIs only (OpenAI, Anthropic, Gemini, Azure OpenAI, Bedrock Runtime…)."""
+    host = host.lower()
+    if host in _LLM_HOSTS or host.endswith(_LLM_SUFFIXES):
+        return True
+    return host.startswith(("bedrock-runtime.", "bedrock-runtime-fips.", "bedrock-mantle.")) and host.endswith(
+        ".amazonaws.com"
+    )

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
-from ..usage import Tokens
+from ..usage import Dims, Tokens
 from . import anthropic
 from .base import (
     Exchange,
@@ -30,9 +30,12 @@ from .base import (
     UsageLine,
     as_dict,
     as_int,
+    as_list,
     collect_text,
     join_text,
+    model_name,
     parse_json,
+    service_tier,
 )
 
 __all__ = ["API", "INVOKE_API", "PROVIDER", "extract", "iter_frames", "texts", "tokens_from_usage"]
@@ -63,12 +66,26 @@ def tokens_from_usage(usage: dict[str, Any]) -> Tokens:
     )
 
 
+def dims_from_usage(usage: dict[str, Any]) -> Dims:
+    """1-hour cache writes, from ``cacheDetails`` (one entry per cache duration)."""
+    hour = sum(
+        as_int(as_dict(item).get("inputTokens"))
+        for item in as_list(usage.get("cacheDetails"))
+        if as_dict(item).get("ttl") == "1h"
+    )
+    return Dims.of(cache_write_1h_tokens=hour)
+
+
+def _line(usage: dict[str, Any]) -> UsageLine:
+    return UsageLine(tokens_from_usage(usage), dims=dims_from_usage(usage))
+
+
 def url_model(path: str) -> str | None:
     """The decoded ``{id}`` of ``…/model/{id}/converse`` (an ARN's ``/`` stays encoded until here)."""
     _, found, rest = path.partition("/model/")
     if not found:
         return None
-    return unquote(rest.rsplit("/", 1)[0]) or None
+    return model_name(unquote(rest.rsplit("/", 1)[0]))
 
 
 def _raw_bytes(body: object) -> bytes:
@@ -163,7 +180,8 @@ def extract(exchange: Exchange) -> Extracted:
     if isinstance(body, dict):
         usage = body.get("usage")
         if isinstance(usage, dict) and usage:
-            return Extracted(API, PROVIDER, model, "ok", (UsageLine(tokens_from_usage(usage)),), streaming=streaming)
+            tier = service_tier(body.get("serviceTier"))
+            return Extracted(API, PROVIDER, model, "ok", (_line(usage),), streaming=streaming, service_tier=tier)
         return Extracted(API, PROVIDER, model, "missing", reason="no usage in response", streaming=streaming)
     error: str | None = None
     data = _raw_bytes(exchange.response_body)
@@ -174,9 +192,11 @@ def extract(exchange: Exchange) -> Extracted:
             continue
         kind = _event_type(parse_headers(data[start:middle]))
         if kind == "metadata":
-            usage = as_dict(parse_json(data[middle:end].decode("utf-8", "replace"))).get("usage")
+            metadata = as_dict(parse_json(data[middle:end].decode("utf-8", "replace")))
+            usage = metadata.get("usage")
             if isinstance(usage, dict) and usage:
-                return Extracted(API, PROVIDER, model, "ok", (UsageLine(tokens_from_usage(usage)),), streaming=True)
+                tier = service_tier(metadata.get("serviceTier"))
+                return Extracted(API, PROVIDER, model, "ok", (_line(usage),), streaming=True, service_tier=tier)
         elif kind is not None and kind.startswith("!"):
             error = error or f"stream error ({kind[1:]}) before usage was reported"
     if error is not None:
@@ -202,7 +222,7 @@ def _extract_invoke(exchange: Exchange, model: str | None) -> Extracted:
         return Extracted(INVOKE_API, PROVIDER, model, "not_billed", reason=f"HTTP {exchange.status}")
     usage = as_dict(exchange.response_json).get("usage")
     if isinstance(usage, dict) and "inputTokens" in usage:
-        return Extracted(INVOKE_API, PROVIDER, model, "ok", (UsageLine(tokens_from_usage(usage)),))
+        return Extracted(INVOKE_API, PROVIDER, model, "ok", (_line(usage),))
     input_count = _header(exchange, "x-amzn-bedrock-input-token-count")
     output_count = _header(exchange, "x-amzn-bedrock-output-token-count")
     if input_count or output_count:

@@ -3,8 +3,10 @@
 ``usage.tokens`` holds the raw counts (Cohere's prompt template included) and
 ``usage.billed_units`` the billed ones; ``cached_tokens`` is measured against the raw input
 count and can exceed the billed input. The normalised input is the raw input count, so that
-the cache reads stay a part of it, and the output is the billed output count. The response
-names no model: it is taken from the request.
+the cache reads stay a part of it, and the output is the billed output count. The billed input
+count, when it differs, is kept as the ``billed_input_tokens`` dimension: it is what is priced
+(Cohere bills ``billed_units``, its cache discount included). The response names no model: it is
+taken from the request.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from ..usage import Tokens
+from ..usage import Dims, Tokens
 from .base import (
     Exchange,
     Extracted,
@@ -26,10 +28,11 @@ from .base import (
     iter_sse,
     iter_sse_reversed,
     join_text,
+    model_name,
     parse_json,
 )
 
-__all__ = ["API", "PROVIDER", "extract", "texts", "tokens_from_usage"]
+__all__ = ["API", "PROVIDER", "dims_from_usage", "extract", "texts", "tokens_from_usage"]
 
 API = "cohere.chat"
 PROVIDER = "cohere"
@@ -48,9 +51,22 @@ def tokens_from_usage(usage: dict[str, Any]) -> Tokens:
     return Tokens(input=input_count, cached_input=cached, output=output_count)
 
 
+def dims_from_usage(usage: dict[str, Any]) -> Dims:
+    """The billed input count when Cohere bills another input count than the raw one."""
+    raw = as_dict(usage.get("tokens"))
+    billed = as_dict(usage.get("billed_units"))
+    if "input_tokens" not in billed or "input_tokens" not in raw:
+        return Dims()
+    billed_input = as_int(billed.get("input_tokens"))
+    if billed_input == as_int(raw.get("input_tokens")):
+        return Dims()
+    # A dimension of 0 is not kept: a billed input of 0 (never seen) would be priced on the raw count.
+    return Dims.of(billed_input_tokens=billed_input)
+
+
 def extract(exchange: Exchange) -> Extracted:
     request = as_dict(exchange.request_json)
-    model = as_str(request.get("model"))
+    model = model_name(request.get("model"))
     body = exchange.response_json
     streaming = request.get("stream") is True or (body is None and bool(exchange.response_text))
     if exchange.status >= 400:
@@ -69,7 +85,7 @@ def extract(exchange: Exchange) -> Extracted:
         if first is not None:
             response_id = as_str(as_dict(parse_json(first[1])).get("id"))
     if isinstance(usage, dict) and usage:
-        line = UsageLine(tokens_from_usage(usage))
+        line = UsageLine(tokens_from_usage(usage), dims=dims_from_usage(usage))
         return Extracted(API, PROVIDER, model, "ok", (line,), response_id, streaming=streaming)
     return Extracted(API, PROVIDER, model, "missing", response_id=response_id, reason="no usage", streaming=streaming)
 

@@ -12,22 +12,24 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from ..usage import Tokens
+from ..usage import Dims, Tokens
 from .base import (
     Exchange,
     Extracted,
     UsageLine,
     as_dict,
     as_int,
+    as_list,
     as_str,
     collect_text,
     iter_sse,
     iter_sse_reversed,
     join_text,
+    model_name,
     parse_json,
 )
 
-__all__ = ["API", "PROVIDER", "extract", "texts", "tokens_from_usage"]
+__all__ = ["API", "PROVIDER", "dims_from_usage", "extract", "texts", "tokens_from_usage"]
 
 API = "gemini"
 PROVIDER = "google"
@@ -56,10 +58,39 @@ def tokens_from_usage(usage: dict[str, Any]) -> Tokens:
     )
 
 
+#: The billed dimension of each non-text modality, per details list (as genai-prices reads them:
+#: a document is priced as image tokens).
+_MODALITY = {"AUDIO": "audio", "IMAGE": "image", "DOCUMENT": "image", "VIDEO": "video"}
+_DETAILS = {
+    "promptTokensDetails": "input_{}_tokens",
+    "toolUsePromptTokensDetails": "input_{}_tokens",
+    "cacheTokensDetails": "cache_{}_read_tokens",
+    "candidatesTokensDetails": "output_{}_tokens",
+}
+
+
+def dims_from_usage(usage: dict[str, Any], chunk: dict[str, Any] | None = None) -> Dims:
+    """Audio, image and video tokens from the per-modality details (text is the rest), and the
+    grounding web searches of the response (``webSearchQueries``)."""
+    counts: dict[str, int] = {}
+    for field, template in _DETAILS.items():
+        for item in as_list(usage.get(field)):
+            detail = as_dict(item)
+            modality = _MODALITY.get(str(detail.get("modality")))
+            if modality is not None:
+                key = template.format(modality)
+                counts[key] = counts.get(key, 0) + as_int(detail.get("tokenCount"))
+    searches = 0
+    for candidate in as_list(as_dict(chunk).get("candidates")):
+        searches += len(as_list(as_dict(as_dict(candidate).get("groundingMetadata")).get("webSearchQueries")))
+    counts["web_searches"] = searches
+    return Dims.from_counts(counts)
+
+
 def url_model(path: str) -> str | None:
     """The model in ``…/models/{model}:generateContent`` (or the endpoint id of a tuned model)."""
     last = path.rpartition("/")[2]
-    return unquote(last.partition(":")[0]) or None
+    return model_name(unquote(last.partition(":")[0]))
 
 
 def extract(exchange: Exchange) -> Extracted:
@@ -93,7 +124,7 @@ def extract(exchange: Exchange) -> Extracted:
                 if "usageMetadata" in item:
                     break
     error = error or "error" in chunk
-    model = as_str(chunk.get("modelVersion")) or model
+    model = model_name(chunk.get("modelVersion")) or model
     response_id = as_str(chunk.get("responseId"))
     usage = chunk.get("usageMetadata")
     if not isinstance(usage, dict):
@@ -124,9 +155,8 @@ def extract(exchange: Exchange) -> Extracted:
         return Extracted(
             API, PROVIDER, model, "missing", response_id=response_id, reason="no token counts", streaming=streaming
         )
-    return Extracted(
-        API, PROVIDER, model, "ok", (UsageLine(tokens_from_usage(usage)),), response_id, streaming=streaming
-    )
+    line = UsageLine(tokens_from_usage(usage), dims=dims_from_usage(usage, chunk))
+    return Extracted(API, PROVIDER, model, "ok", (line,), response_id, streaming=streaming)
 
 
 def _candidates_text(chunk: object) -> list[str]:

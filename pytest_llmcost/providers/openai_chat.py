@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from ..usage import Tokens
+from ..usage import Dims, Tokens
 from .base import (
     Exchange,
     Extracted,
@@ -24,10 +24,12 @@ from .base import (
     iter_sse,
     iter_sse_reversed,
     join_text,
+    model_name,
     parse_json,
+    service_tier,
 )
 
-__all__ = ["API", "PROVIDER", "extract", "texts", "tokens_from_usage"]
+__all__ = ["API", "PROVIDER", "dims_from_usage", "extract", "texts", "tokens_from_usage"]
 
 API = "openai.chat"
 PROVIDER = "openai"
@@ -65,6 +67,22 @@ def tokens_from_usage(usage: dict[str, Any]) -> Tokens:
     )
 
 
+def dims_from_usage(usage: dict[str, Any]) -> Dims:
+    """Audio and image tokens, parts of the prompt and completion counts (``*_tokens_details``)."""
+    prompt_details = as_dict(usage.get("prompt_tokens_details"))
+    completion_details = as_dict(usage.get("completion_tokens_details"))
+    return Dims.of(
+        input_audio_tokens=as_int(prompt_details.get("audio_tokens")),
+        input_image_tokens=as_int(prompt_details.get("image_tokens")),
+        output_audio_tokens=as_int(completion_details.get("audio_tokens")),
+        output_image_tokens=as_int(completion_details.get("image_tokens")),
+    )
+
+
+def _line(usage: dict[str, Any]) -> UsageLine:
+    return UsageLine(tokens_from_usage(usage), dims=dims_from_usage(usage))
+
+
 def _usage_of(body: dict[str, Any]) -> dict[str, Any] | None:
     """The usage object of a body or chunk; Groq repeats it under ``x_groq`` (counted once)."""
     usage = body.get("usage")
@@ -87,7 +105,7 @@ def _error_reason(data: str) -> str:
 
 def _requested_model(exchange: Exchange) -> str | None:
     # The request is parsed only when the response does not name the model: it can be large.
-    return as_str(as_dict(exchange.request_json).get("model"))
+    return model_name(as_dict(exchange.request_json).get("model"))
 
 
 def extract(exchange: Exchange) -> Extracted:
@@ -97,17 +115,18 @@ def extract(exchange: Exchange) -> Extracted:
         return Extracted(
             API,
             PROVIDER,
-            as_str(as_dict(body).get("model")) or as_str(request.get("model")),
+            model_name(as_dict(body).get("model")) or model_name(request.get("model")),
             "not_billed",
             reason=f"HTTP {exchange.status}",
             streaming=request.get("stream") is True,
         )
     if isinstance(body, dict):
-        model = as_str(body.get("model")) or _requested_model(exchange)
+        model = model_name(body.get("model")) or _requested_model(exchange)
         response_id = as_str(body.get("id"))
         usage = _usage_of(body)
         if usage is not None:
-            return Extracted(API, PROVIDER, model, "ok", (UsageLine(tokens_from_usage(usage)),), response_id)
+            tier = service_tier(body.get("service_tier"))
+            return Extracted(API, PROVIDER, model, "ok", (_line(usage),), response_id, service_tier=tier)
         if "error" in body and "choices" not in body:
             return Extracted(API, PROVIDER, model, "not_billed", response_id=response_id, reason="error body")
         return Extracted(API, PROVIDER, model, "missing", response_id=response_id, reason="no usage in response")
@@ -136,10 +155,14 @@ def _extract_stream(exchange: Exchange) -> Extracted:
     first = first_sse(text)
     first_chunk = as_dict(parse_json(first[1])) if first is not None else {}
     response_id = as_str(first_chunk.get("id")) or as_str(as_dict(usage_chunk).get("id"))
-    model = as_str(as_dict(usage_chunk).get("model")) or as_str(first_chunk.get("model")) or _requested_model(exchange)
+    model = (
+        model_name(as_dict(usage_chunk).get("model"))
+        or model_name(first_chunk.get("model"))
+        or _requested_model(exchange)
+    )
     if usage is not None:
-        line = UsageLine(tokens_from_usage(usage))
-        return Extracted(API, PROVIDER, model, "ok", (line,), response_id, streaming=True)
+        tier = service_tier(as_dict(usage_chunk).get("service_tier") or first_chunk.get("service_tier"))
+        return Extracted(API, PROVIDER, model, "ok", (_line(usage),), response_id, streaming=True, service_tier=tier)
     if error is not None:
         return Extracted(API, PROVIDER, model, "not_billed", response_id=response_id, reason=error, streaming=True)
     return Extracted(

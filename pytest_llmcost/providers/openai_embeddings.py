@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..usage import Tokens
-from .base import Exchange, Extracted, UsageLine, as_dict, as_int, as_str, collect_text, join_text
+from .base import Exchange, Extracted, UsageLine, as_dict, as_int, collect_text, join_text, model_name
 
 __all__ = ["API", "PROVIDER", "extract", "texts"]
 
@@ -16,7 +16,7 @@ _NO_KEYS: frozenset[str] = frozenset()
 def extract(exchange: Exchange) -> Extracted:
     request = as_dict(exchange.request_json)
     body = as_dict(exchange.response_json)
-    model = as_str(body.get("model")) or as_str(request.get("model"))
+    model = model_name(body.get("model")) or model_name(request.get("model"))
     if exchange.status >= 400:
         return Extracted(API, PROVIDER, model, "not_billed", reason=f"HTTP {exchange.status}")
     usage = body.get("usage")

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from ..usage import Tokens
+from ..usage import Dims, Tokens
 from .base import (
     Exchange,
     Extracted,
@@ -27,10 +27,12 @@ from .base import (
     iter_sse,
     iter_sse_reversed,
     join_text,
+    model_name,
     parse_json,
+    service_tier,
 )
 
-__all__ = ["API", "PROVIDER", "extract", "texts", "tokens_from_usage"]
+__all__ = ["API", "PROVIDER", "dims_of", "extract", "texts", "tokens_from_usage"]
 
 API = "openai.responses"
 PROVIDER = "openai"
@@ -59,6 +61,32 @@ def tokens_from_usage(usage: dict[str, Any]) -> Tokens:
     )
 
 
+#: Output items of a hosted tool call, billed per call, and the billed dimension counting them.
+_TOOL_CALLS = {"web_search_call": "web_searches", "file_search_call": "storage_searches"}
+
+
+def dims_of(response: dict[str, Any]) -> Dims:
+    """Audio and image tokens of the usage, and the hosted web and file searches the response ran.
+
+    A web search is billed per call (``web_search_call`` output items), a file search per
+    call too (``file_search_call``); neither is in ``usage``.
+    """
+    usage = as_dict(response.get("usage"))
+    input_details = as_dict(usage.get("input_tokens_details"))
+    output_details = as_dict(usage.get("output_tokens_details"))
+    counts = {
+        "input_audio_tokens": as_int(input_details.get("audio_tokens")),
+        "input_image_tokens": as_int(input_details.get("image_tokens")),
+        "output_audio_tokens": as_int(output_details.get("audio_tokens")),
+        "output_image_tokens": as_int(output_details.get("image_tokens")),
+    }
+    for item in response.get("output") or ():
+        key = _TOOL_CALLS.get(as_dict(item).get("type"))  # type: ignore[arg-type]
+        if key is not None:
+            counts[key] = counts.get(key, 0) + 1
+    return Dims.from_counts(counts)
+
+
 def _retrieved_id(path: str) -> str | None:
     """The ``{id}`` of ``…/responses/{id}``."""
     _, found, tail = path.rstrip("/").rpartition("/responses/")
@@ -72,7 +100,7 @@ def _requested_model(exchange: Exchange) -> str | None:
     """
     if exchange.method.upper() == "GET":
         return None
-    return as_str(as_dict(exchange.request_json).get("model"))
+    return model_name(as_dict(exchange.request_json).get("model"))
 
 
 def _from_response(
@@ -83,12 +111,22 @@ def _from_response(
     streaming: bool,
     retrieval: bool,
 ) -> Extracted:
-    model = as_str(response.get("model")) or _requested_model(exchange)
+    model = model_name(response.get("model")) or _requested_model(exchange)
     response_id = as_str(response.get("id")) or response_id
     usage = response.get("usage")
     if isinstance(usage, dict) and usage:
-        line = UsageLine(tokens_from_usage(usage))
-        return Extracted(API, PROVIDER, model, "ok", (line,), response_id, streaming=streaming, retrieval=retrieval)
+        line = UsageLine(tokens_from_usage(usage), dims=dims_of(response))
+        return Extracted(
+            API,
+            PROVIDER,
+            model,
+            "ok",
+            (line,),
+            response_id,
+            streaming=streaming,
+            retrieval=retrieval,
+            service_tier=service_tier(response.get("service_tier")),
+        )
     status = as_str(response.get("status"))
     result: Status = "not_billed"
     if status in _PENDING:
@@ -110,7 +148,7 @@ def extract(exchange: Exchange) -> Extracted:
     body = exchange.response_json
     if exchange.status >= 400:
         request = {} if retrieval else as_dict(exchange.request_json)
-        model = as_str(request.get("model"))
+        model = model_name(request.get("model"))
         streaming = request.get("stream") is True or (retrieval and "stream=true" in exchange.query)
         return Extracted(
             API,
@@ -150,7 +188,7 @@ def _extract_stream(exchange: Exchange, response_id: str | None, retrieval: bool
     # No terminal event: take the id and model from the first event (response.created/queued).
     first = first_sse(text)
     response = as_dict(as_dict(parse_json(first[1])).get("response")) if first is not None else {}
-    model = as_str(response.get("model")) or _requested_model(exchange)
+    model = model_name(response.get("model")) or _requested_model(exchange)
     response_id = as_str(response.get("id")) or response_id
     if error is not None:
         return Extracted(

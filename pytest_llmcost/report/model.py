@@ -19,7 +19,7 @@ from ..gate.compare import Comparison
 from ..gate.judge import RunVerdict
 from ..pricing import rate_card_label
 from ..results import Results
-from ..usage import Call, TestCost, Tokens, format_usd
+from ..usage import Call, Dims, TestCost, Tokens, format_usd
 
 __all__ = [
     "DETAIL_LIMIT",
@@ -89,6 +89,16 @@ class CallRow:
     cassette: str | None
     interaction: int | None
     note: str | None
+    dims: Dims = field(default_factory=Dims)
+    service_tier: str | None = None
+
+    @property
+    def billed(self) -> str:
+        """Billed dimensions and the service tier, for the calls table: ``web searches 3, flex tier``."""
+        parts = [self.dims.describe()] if self.dims else []
+        if self.service_tier:
+            parts.append(f"{self.service_tier} tier")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -234,6 +244,8 @@ def _calls_of(records: Iterable[Call]) -> tuple[CallRow, ...]:
             cassette=record.cassette,
             interaction=record.interaction,
             note=record.note,
+            dims=record.dims,
+            service_tier=record.service_tier,
         )
         for record in records
     )

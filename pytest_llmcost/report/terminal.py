@@ -93,8 +93,14 @@ def call_line(call: Call) -> str:
         tokens = call.tokens
         what = (
             f"{call.model or '?'}{' ' + call.part if call.part else ''}: {tokens.input:,} in"
-            f" ({tokens.cached_input:,} cached), {tokens.output:,} out"
+            f" ({tokens.cached_input:,} cached"
+            + (f", {tokens.cache_write:,} cache write" if tokens.cache_write else "")
+            + f"), {tokens.output:,} out"
         )
+        if call.dims:
+            what += f", {call.dims.describe()}"
+        if call.service_tier:
+            what += f", {call.service_tier} tier"
     text = f"    llm-cost [{where}] {what} {money(call.usd)}"
     if labels:
         text += f" [{', '.join(labels)}]"

@@ -389,3 +389,239 @@ def test_debug_logs_of_a_failing_run_hold_no_secret(
     assert "Captured log call" in result.stdout.str()
     assert "generateContent" in result.stdout.str()
     _assert_nothing_leaked(pytester, result)
+
+
+# -- every other position: vendor headers, query parameters, bodies, AWS answers, errors, logs --
+
+#: Planted value per position: (prefix, marker, repeat). AWS key ids are exactly "ASIA"/"AKIA" + 16.
+POSITIONS = {
+    "XI_API_KEY": ("", "PlantedElevenLabsKey", 3),
+    "SUBSCRIPTION_TOKEN": ("", "PlantedBraveToken", 3),
+    "HELICONE_AUTH": ("sk-helicone-", "PlantedHeliconeKey", 3),
+    "CF_AIG_AUTHORIZATION": ("", "PlantedCloudflareGateway", 3),
+    "PORTKEY_API_KEY": ("", "PlantedPortkeyKey", 3),
+    "FORWARDED_OPENAI_KEY": ("", "PlantedForwardedOpenai", 3),
+    "RAPIDAPI_KEY": ("", "PlantedRapidApiKey", 3),
+    "X_APIKEY": ("", "PlantedXApikey", 3),
+    "GOOG_IAM_TOKEN": ("", "PlantedGoogIamToken", 3),
+    "Q_ACCESS_KEY": ("", "PlantedQueryAccessKey", 3),
+    "Q_API_TOKEN": ("", "PlantedQueryApiToken", 3),
+    "Q_SUBSCRIPTION_KEY": ("", "PlantedQuerySubscriptionKey", 3),
+    "Q_REFRESH_TOKEN": ("", "PlantedQueryRefreshToken", 3),
+    "Q_ID_TOKEN": ("", "PlantedQueryIdToken", 3),
+    "Q_GOOG_SIGNATURE": ("", "PlantedQueryGoogSignature", 3),
+    "Q_GOOG_CREDENTIAL": ("", "PlantedQueryGoogCredential", 3),
+    "BODY_API_KEY": ("", "PlantedBodyApiKey", 3),
+    "BODY_PASSWORD": ("", "PlantedBodyPassword", 3),
+    "BODY_CLIENT_SECRET": ("", "PlantedBodyClientSecret", 3),
+    "BODY_REFRESH_TOKEN": ("", "PlantedBodyRefreshToken", 3),
+    "SEARCH_KEY": ("tvly-", "PlantedTavilyKey", 3),
+    "FORM_PASSWORD": ("", "PlantedFormPassword", 3),
+    "FORM_API_TOKEN": ("", "PlantedFormApiToken", 3),
+    "SSO_BEARER_TOKEN": ("", "PlantedSsoBearerToken", 3),
+    "SIGV4_KEY_ID": ("AKIA", "PLANTEDSIGVKEY01", 1),
+    "SIGV4_SESSION_TOKEN": ("", "PlantedSigv4SessionToken", 3),
+    "ECHOED_GOOGLE_KEY": ("AIza", "PlantedEchoedGoogleKey", 3),
+    "ECHOED_HEADER_KEY": ("", "PlantedEchoedHeaderKey", 3),
+    "ECHOED_BEARER": ("sk-proj-", "PlantedEchoedBearer", 3),
+    "REQUESTS_GEMINI_KEY": ("AIza", "PlantedRequestsGeminiKey", 3),
+}
+#: The temporary AWS credentials the fake STS and SSO endpoints answer with.
+AWS_ANSWER = {
+    "access_key_id": ("ASIA", "PLANTEDAWSKEYID1", 1),
+    "secret_access_key": ("", "PlantedAwsSecretAccessKey", 2),
+    "session_token": ("FwoGZXIvYXdz", "PlantedAwsSessionToken", 4),
+}
+SIGNATURE = "5eed" * 16  # a SigV4 signature: 64 hex digits
+
+
+def _value(prefix: str, marker: str, repeat: int, rotated: bool = False) -> str:
+    if rotated:
+        marker = marker.replace("Planted", "Rotated").replace("PLANTED", "ROTATED")
+    return prefix + marker * repeat
+
+
+POSITION_VALUES = {name: _value(*spec) for name, spec in POSITIONS.items()}
+POSITION_ROTATED = {name: _value(*spec, rotated=True) for name, spec in POSITIONS.items()}
+POSITION_NEEDLES = [
+    *(marker for _, marker, _ in [*POSITIONS.values(), *AWS_ANSWER.values()]),
+    *(_value("", marker, 1, rotated=True) for _, marker, _ in POSITIONS.values()),
+    SIGNATURE,
+    *(value for values in RESPONSE_SECRETS.values() for value in values),
+]
+
+POSITIONS_MODULE = """
+import logging
+import os
+
+import httpx
+import requests
+
+URL = os.environ["FAKE_LLM_URL"]
+SECRET = {name[len("PLANTED_"):]: value for name, value in os.environ.items() if name.startswith("PLANTED_")}
+PROMPT = os.environ.get("PROMPT", "Find the quarterly report")
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 50}
+SIGV4 = (
+    "AWS4-HMAC-SHA256 Credential=" + SECRET["SIGV4_KEY_ID"] + "/20250101/us-east-1/sts/aws4_request, "
+    "SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=" + os.environ["SIGNATURE"]
+)
+
+
+def test_vendor_headers(llm_cost):
+    headers = {
+        "xi-api-key": SECRET["XI_API_KEY"],
+        "X-Subscription-Token": SECRET["SUBSCRIPTION_TOKEN"],
+        "Helicone-Auth": "Bearer " + SECRET["HELICONE_AUTH"],
+        "cf-aig-authorization": "Bearer " + SECRET["CF_AIG_AUTHORIZATION"],
+        "x-portkey-api-key": SECRET["PORTKEY_API_KEY"],
+        "X-OpenAI-Api-Key": SECRET["FORWARDED_OPENAI_KEY"],
+        "X-RapidAPI-Key": SECRET["RAPIDAPI_KEY"],
+        "x-apikey": SECRET["X_APIKEY"],
+        "X-Goog-Iam-Authorization-Token": SECRET["GOOG_IAM_TOKEN"],
+    }
+    httpx.post(URL + "/v1/chat/completions", headers=headers, json=CHAT).raise_for_status()
+
+
+def test_query_parameters(llm_cost):
+    params = {
+        "access_key": SECRET["Q_ACCESS_KEY"],
+        "api_token": SECRET["Q_API_TOKEN"],
+        "subscription-key": SECRET["Q_SUBSCRIPTION_KEY"],
+        "refresh_token": SECRET["Q_REFRESH_TOKEN"],
+        "id_token": SECRET["Q_ID_TOKEN"],
+        "X-Goog-Signature": SECRET["Q_GOOG_SIGNATURE"],
+        "X-Goog-Credential": SECRET["Q_GOOG_CREDENTIAL"],
+        "api-version": "2024-10-21",
+    }
+    httpx.post(URL + "/v1/chat/completions", params=params, json=CHAT).raise_for_status()
+
+
+def test_json_body_fields(llm_cost):
+    proxied = {
+        **CHAT,
+        "api_key": SECRET["BODY_API_KEY"],
+        "metadata": {"auth": {"password": SECRET["BODY_PASSWORD"], "client_secret": SECRET["BODY_CLIENT_SECRET"]}},
+        "fallbacks": [{"model": "gpt-4o", "refresh_token": SECRET["BODY_REFRESH_TOKEN"]}],
+    }
+    httpx.post(URL + "/v1/chat/completions", json=proxied).raise_for_status()
+    search = {"query": PROMPT, "api_key": SECRET["SEARCH_KEY"], "max_results": 3}
+    assert len(httpx.post(URL + "/search", json=search).json()["results"]) == 3
+
+
+def test_form_body(llm_cost):
+    form = {"username": "alice", "password": SECRET["FORM_PASSWORD"], "api_token": SECRET["FORM_API_TOKEN"]}
+    assert httpx.post(URL + "/echo", data={**form, "q": PROMPT}).status_code == 401
+
+
+def test_sts_assume_role(llm_cost):
+    form = {"Action": "AssumeRole", "Version": "2011-06-15", "RoleArn": "arn:aws:iam::123456789012:role/r"}
+    headers = {"Authorization": SIGV4, "X-Amz-Security-Token": SECRET["SIGV4_SESSION_TOKEN"]}
+    response = httpx.post(URL + "/sts", data={**form, "RoleSessionName": "s"}, headers=headers)
+    assert "<SessionToken>" in response.text and "<Arn>arn:aws:sts::123456789012" in response.text
+
+
+def test_sso_role_credentials(llm_cost):
+    response = httpx.get(
+        URL + "/federation/credentials",
+        params={"role_name": "r", "account_id": "123456789012"},
+        headers={"x-amz-sso_bearer_token": SECRET["SSO_BEARER_TOKEN"]},
+    )
+    assert set(response.json()["roleCredentials"]) == {"accessKeyId", "secretAccessKey", "sessionToken", "expiration"}
+
+
+def test_error_bodies_echo_the_url_and_headers(llm_cost):
+    headers = {"x-goog-api-key": SECRET["ECHOED_HEADER_KEY"], "X-Forwarded-Auth": "Bearer " + SECRET["ECHOED_BEARER"]}
+    response = httpx.post(URL + "/echo", params={"key": SECRET["ECHOED_GOOGLE_KEY"]}, headers=headers, json=CHAT)
+    assert "Invalid credentials for POST" in response.json()["error"]["message"]
+    params = {"format": "text", "key": SECRET["ECHOED_GOOGLE_KEY"]}
+    response = requests.get(URL + "/echo", params=params, headers=headers)
+    assert response.text.startswith("Unauthorized: GET")
+
+
+def test_urllib3_and_botocore_debug_logs(llm_cost):
+    body = {"contents": [{"parts": [{"text": PROMPT}]}], "generationConfig": {"maxOutputTokens": 50}}
+    url = URL + "/v1beta/models/gemini-2.5-flash:generateContent"
+    requests.post(url, params={"key": SECRET["REQUESTS_GEMINI_KEY"]}, json=body).raise_for_status()
+    # What botocore logs at DEBUG when it signs a request (boto3 is not installed here).
+    headers = {"X-Amz-Security-Token": SECRET["SIGV4_SESSION_TOKEN"].encode(), "Authorization": SIGV4.encode()}
+    logging.getLogger("botocore.endpoint").debug(
+        "Sending http request: <AWSPreparedRequest stream_output=False, method=POST, url=%s/sts, headers=%s>",
+        URL,
+        headers,
+    )
+    logging.getLogger("botocore.auth").debug("Signature:\\n%s", os.environ["SIGNATURE"])
+"""
+POSITION_TESTS = 8
+DEBUG_LOGS = ("--log-level=DEBUG", "-o", "log_cli=true", "-o", "log_cli_level=DEBUG")
+
+
+@pytest.fixture
+def positions(pytester: pytest.Pytester, fake_llm: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The positions module written, its secrets planted, the fake answering with planted AWS credentials."""
+    for name in SDK_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    _plant(monkeypatch, POSITION_VALUES)
+    monkeypatch.setenv("SIGNATURE", SIGNATURE)
+    fake_llm.aws_credentials = {name: _value(*spec) for name, spec in AWS_ANSWER.items()}
+    pytester.makepyfile(test_positions=POSITIONS_MODULE)
+    return fake_llm
+
+
+def _position_leaks(pytester: pytest.Pytester, result: pytest.RunResult) -> dict[str, list[str]]:
+    """Every planted value found in a cassette, a file the run wrote, or its output."""
+    texts = {"output": _output(result)}
+    texts |= {f"cassette {path.name}": path.read_text() for path in (pytester.path / "cassettes").rglob("*.yaml")}
+    texts |= {
+        f"file {path.name}": path.read_text() for path in (pytester.path / ".llm-cost").glob("*") if path.is_file()
+    }
+    found = {where: [needle for needle in POSITION_NEEDLES if needle in text] for where, text in texts.items()}
+    return {where: needles for where, needles in found.items() if needles}
+
+
+def test_every_other_position_is_stripped_from_cassettes_files_and_debug_logs(
+    pytester: pytest.Pytester, positions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Vendor headers, query parameters, JSON and form bodies, STS and SSO answers, echoing errors, logs."""
+    result = pytester.runpytest("--llm-cost", "-v", "--llm-cost-record-mode=once", *DEBUG_LOGS)
+    result.assert_outcomes(passed=POSITION_TESTS)
+
+    # Every planted value reached the fake provider, so the recording saw each of them...
+    sent = "\n".join(
+        f"{request.path}?{request.query}\n{request.headers}\n{request.body.decode()}" for request in positions.requests
+    )
+    assert [name for name, value in POSITION_VALUES.items() if value not in sent] == []
+    # ...and the logs that could print them were on.
+    output = _output(result)
+    for logger in ("vcr.cassette", "urllib3.connectionpool", "httpx", "botocore.endpoint", "botocore.auth"):
+        assert f"{logger}:" in output, logger
+    assert "Appending request" in output
+    files = {path.name for path in (pytester.path / ".llm-cost").glob("*")}
+    assert {"results.json", "report.html", "summary.md"} <= files
+    assert _position_leaks(pytester, result) == {}
+
+    # Replay needs none of the secrets: rotated, every request still matches.
+    recorded = len(positions.requests)
+    _plant(monkeypatch, POSITION_ROTATED)
+    result = pytester.runpytest("--llm-cost", "-v", *DEBUG_LOGS)
+    result.assert_outcomes(passed=POSITION_TESTS)
+    assert len(positions.requests) == recorded
+    assert _position_leaks(pytester, result) == {}
+
+
+def test_the_miss_explanation_of_a_changed_body_prints_neither_key(
+    pytester: pytest.Pytester, positions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new prompt and a rotated key: the failure shows the prompt's change and no key, old or new."""
+    pytester.runpytest("--llm-cost-record-mode=once").assert_outcomes(passed=POSITION_TESTS)
+    _plant(monkeypatch, POSITION_ROTATED)
+    monkeypatch.setenv("PROMPT", "Find the yearly report")
+    result = pytester.runpytest("--llm-cost", "-rA", "--log-level=DEBUG", "test_positions.py::test_json_body_fields")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*LLM request not found in cassette cassettes/test_positions/test_json_body_fields.yaml*",
+            '  body messages[0].content: recorded "Find the quarterly report", now "Find the yearly report"',
+        ]
+    )
+    assert "api_key" not in result.stdout.str()
+    assert _position_leaks(pytester, result) == {}

@@ -76,6 +76,26 @@ Caching:
 
 Errors: a model named ``error-NNN`` (e.g. ``error-400``, ``error-429``) answers HTTP NNN with the
 provider's real error body. Ids are derived from a hash of the request body only.
+
+Billed dimensions (each as the real API reports it):
+
+* OpenAI chat: a request's ``service_tier`` of ``flex``, ``priority`` or ``scale`` is echoed as the
+  response's ``service_tier`` (otherwise ``default``), in JSON and in every stream chunk.
+* Anthropic: each server tool of type ``web_search_*`` in ``tools`` runs one search, reported as
+  ``usage.server_tool_use.web_search_requests`` (also in the stream's final ``message_delta``);
+  1-hour cache writes come from ``cache_control: {"ttl": "1h"}`` (see Caching).
+* ``POST .../v1/fancy``: a 200 JSON answer from an endpoint no reader knows (an unknown endpoint).
+
+Not LLMs, for the secret-scrubbing tests (``aws_credentials`` holds the temporary credentials
+both AWS endpoints hand out: ``access_key_id``, ``secret_access_key``, ``session_token``):
+
+* ``GET .../search`` and ``POST .../search`` (a JSON ``{"query": ..., "api_key": ...}`` body, as
+  Tavily's): a web-search stand-in.
+* ``POST .../sts``: an AWS STS ``AssumeRole`` answer (XML ``<Credentials>``).
+* ``GET .../federation/credentials``: an AWS IAM Identity Center (SSO) ``GetRoleCredentials``
+  answer (JSON ``roleCredentials``).
+* ``.../echo`` (any method): HTTP 401 whose body echoes the full request URL and every request
+  header, as some gateways' errors do: JSON, or plain text with ``format=text`` in the query.
 """
 
 from __future__ import annotations
@@ -345,6 +365,7 @@ class FakeProvider:
         reasoning_tokens: int = REASONING_TOKENS,
         openai_cache_min_tokens: int = 1024,
         anthropic_cache_min_tokens: int = 0,
+        aws_credentials: dict[str, str] | None = None,
     ) -> None:
         self.gzip = gzip
         self.gzip_streams = gzip_streams
@@ -353,6 +374,11 @@ class FakeProvider:
         self.reasoning_tokens = reasoning_tokens
         self.openai_cache_min_tokens = openai_cache_min_tokens
         self.anthropic_cache_min_tokens = anthropic_cache_min_tokens
+        self.aws_credentials = aws_credentials or {
+            "access_key_id": "ASIA" + "FAKE" * 4,
+            "secret_access_key": "fake/secret/access/key/" + "0" * 17,
+            "session_token": "FwoGZXIvYXdzEFAKE" + "0" * 40,
+        }
         self._settings = dict(vars(self))
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -417,11 +443,22 @@ class FakeProvider:
 
     def _handle(self, request: RecordedRequest) -> _Response:
         path = request.path.rstrip("/") or "/"
-        if path.endswith("/search") and request.method == "GET":
+        if path.endswith("/search") and request.method in ("GET", "POST"):
             # A stand-in for a web-search API: not an LLM, priced per request by a local price file.
-            query = request.query_params.get("q", [""])[0]
+            if request.method == "GET":
+                query = request.query_params.get("q", [""])[0]
+            else:
+                query = str(self._json_body(request).get("query", ""))
             hits = [{"title": f"Result {n} for {query}", "url": f"https://example.org/{n}"} for n in range(3)]
             return _json_response(200, {"query": query, "results": hits}, [], compact=True)
+        if path.endswith("/sts") and request.method == "POST":
+            return self._sts_assume_role()
+        if path.endswith("/federation/credentials") and request.method == "GET":
+            return self._sso_role_credentials()
+        if path.endswith("/v1/fancy") and request.method == "POST":
+            return _json_response(200, {"object": "fancy", "ok": True}, [])
+        if path.endswith("/echo"):
+            return self._echo(request)
         api = self._api_for(path)
         try:
             if api == "gemini-caches":
@@ -448,6 +485,52 @@ class FakeProvider:
             return self._openai_embeddings(body, model)
         except _Error as err:
             return _error_response(api, err, request.body)
+
+    # -- not LLMs: AWS credential endpoints and an echoing error -----------------------------------
+
+    def _sts_assume_role(self) -> _Response:
+        credentials = self.aws_credentials
+        xml = (
+            '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">\n'
+            "  <AssumeRoleResult>\n"
+            "    <AssumedRoleUser>\n"
+            "      <AssumedRoleId>AROAFAKEROLEID:session</AssumedRoleId>\n"
+            "      <Arn>arn:aws:sts::123456789012:assumed-role/fake-role/session</Arn>\n"
+            "    </AssumedRoleUser>\n"
+            "    <Credentials>\n"
+            f"      <AccessKeyId>{credentials['access_key_id']}</AccessKeyId>\n"
+            f"      <SecretAccessKey>{credentials['secret_access_key']}</SecretAccessKey>\n"
+            f"      <SessionToken>{credentials['session_token']}</SessionToken>\n"
+            "      <Expiration>2025-01-01T01:00:00Z</Expiration>\n"
+            "    </Credentials>\n"
+            "  </AssumeRoleResult>\n"
+            "  <ResponseMetadata><RequestId>00000000-0000-4000-8000-000000000515</RequestId></ResponseMetadata>\n"
+            "</AssumeRoleResponse>\n"
+        )
+        return _Response(200, [("content-type", "text/xml"), ("x-amzn-requestid", "fake-sts")], xml.encode())
+
+    def _sso_role_credentials(self) -> _Response:
+        credentials = self.aws_credentials
+        payload = {
+            "roleCredentials": {
+                "accessKeyId": credentials["access_key_id"],
+                "secretAccessKey": credentials["secret_access_key"],
+                "sessionToken": credentials["session_token"],
+                "expiration": (CREATED_AT + 3600) * 1000,
+            }
+        }
+        return _json_response(200, payload, [("x-amzn-requestid", "fake-sso")], compact=True)
+
+    @staticmethod
+    def _echo(request: RecordedRequest) -> _Response:
+        host = request.header("host") or "127.0.0.1"
+        url = f"http://{host}{request.path}" + (f"?{request.query}" if request.query else "")
+        headers = dict(request.headers)
+        if "text" in request.query_params.get("format", []):
+            lines = [f"Unauthorized: {request.method} {url}", *(f"{name}: {value}" for name, value in headers.items())]
+            return _Response(401, [("content-type", "text/plain")], ("\n".join(lines) + "\n").encode())
+        payload = {"error": {"message": f"Invalid credentials for {request.method} {url}", "headers": headers}}
+        return _json_response(401, payload, [])
 
     @staticmethod
     def _api_for(path: str) -> str | None:
@@ -559,7 +642,9 @@ class FakeProvider:
             "id": "chatcmpl-" + _digest("chat", raw)[:29],
             "created": CREATED_AT,
             "model": _snapshot(model),
-            "service_tier": "default",
+            "service_tier": body["service_tier"]
+            if body.get("service_tier") in ("flex", "priority", "scale")
+            else "default",
             "system_fingerprint": "fp_" + _digest("fp", model)[:10],
         }
         finish = "length" if completion.truncated else "stop"
@@ -825,6 +910,13 @@ class FakeProvider:
             "service_tier": "standard",
             "inference_geo": "not_available",
         }
+        searches = sum(
+            1
+            for tool in body.get("tools") or ()
+            if isinstance(tool, dict) and str(tool.get("type")).startswith("web_search")
+        )
+        if searches:
+            usage["server_tool_use"] = {"web_search_requests": searches}
         raw = json.dumps(body, sort_keys=True)
         digest = _digest("anthropic", raw)
         message_id = "msg_01" + _b62(digest, 22)
@@ -881,6 +973,8 @@ class FakeProvider:
                 "cache_read_input_tokens": cache["read"],
                 "output_tokens": completion.output_tokens,
             }
+            if searches:
+                final_usage["server_tool_use"] = {"web_search_requests": searches}
             stop: dict[str, Any] = {"stop_reason": stop_reason, "stop_sequence": None}
             yield _sse({"type": "message_delta", "delta": stop, "usage": final_usage}, "message_delta")
             yield _sse({"type": "message_stop"}, "message_stop")

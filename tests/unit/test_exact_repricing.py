@@ -20,7 +20,7 @@ from pytest_llmcost.gate.allowance import parse_allowance
 from pytest_llmcost.gate.baseline import Baseline, entry_of, load_baseline
 from pytest_llmcost.gate.compare import compare
 from pytest_llmcost.pricing import RateCard
-from pytest_llmcost.usage import Call, TestCost, Tokens
+from pytest_llmcost.usage import Call, Dims, TestCost, Tokens
 
 WHEN = datetime(2026, 6, 1, tzinfo=UTC)
 CARD = RateCard(when=WHEN)
@@ -135,3 +135,97 @@ def _clean_tmp() -> Any:
 
     for path in _TMP:
         shutil.rmtree(path, ignore_errors=True)
+
+
+# -- service tiers and billed dimensions ------------------------------------------------------
+
+#: After genai-prices' dated tier prices (flex, priority, batch) take effect.
+LATER = RateCard(when=datetime(2026, 11, 1, tzinfo=UTC))
+
+#: Models whose price depends on a tier or a billed dimension, with the tiers and dimensions drawn.
+_PRICED_EXTRAS = [
+    ("openai", "o3", ("flex", "priority", "batch", "scale"), ("web_searches", "storage_searches")),
+    ("openai", "gpt-4o", ("priority", "batch"), ("web_searches",)),
+    ("openai", "gpt-realtime", (), ("input_audio_tokens", "output_audio_tokens", "input_image_tokens")),
+    ("anthropic", "claude-sonnet-4-5", ("batch", "priority"), ("cache_write_1h_tokens", "web_searches")),
+    ("google", "gemini-2.0-flash", ("batch",), ("input_audio_tokens", "cache_audio_read_tokens", "web_searches")),
+    ("google", "gemini-2.5-pro", ("batch",), ("web_searches",)),
+    ("cohere", "command-a", (), ("billed_input_tokens",)),
+]
+
+
+@st.composite
+def _extra_calls(draw: Any) -> tuple[str, str, list[tuple[Tokens, Dims, str | None]]]:
+    provider, model, tiers, keys = draw(st.sampled_from(_PRICED_EXTRAS))
+    calls = []
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        total = draw(st.integers(0, 400_000))
+        cached = draw(st.integers(0, total))
+        written = draw(st.integers(0, total - cached))
+        output = draw(st.integers(0, 20_000))
+        counts = {}
+        for key in draw(st.lists(st.sampled_from(keys), unique=True)):
+            if key == "cache_write_1h_tokens":
+                counts[key] = draw(st.integers(0, written))
+            elif key == "cache_audio_read_tokens":
+                counts[key] = draw(st.integers(0, cached))
+            elif key in ("input_audio_tokens", "input_image_tokens"):
+                counts[key] = draw(st.integers(0, max(0, total - cached - written)))
+            elif key == "output_audio_tokens":
+                counts[key] = draw(st.integers(0, output))
+            else:
+                counts[key] = draw(st.integers(0, 200))
+        if "input_audio_tokens" in counts and "input_image_tokens" in counts:
+            counts["input_image_tokens"] = min(
+                counts["input_image_tokens"], total - cached - written - counts["input_audio_tokens"]
+            )
+        tier = draw(st.sampled_from((None, *tiers)))
+        calls.append((Tokens(total, cached, written, output, 0), Dims.from_counts(counts), tier))
+    return provider, model, calls
+
+
+@settings(max_examples=150, deadline=None)
+@given(_extra_calls())
+def test_tiers_and_billed_dimensions_are_re_priced_exactly(
+    drawn: tuple[str, str, list[tuple[Tokens, Dims, str | None]]],
+) -> None:
+    """Each call's dimensions and tier travel in ``per_call``: the baseline re-prices to the metered cost."""
+    provider, model, calls = drawn
+    records = []
+    for seq, (tokens, dims, tier) in enumerate(calls):
+        usd = LATER.price(provider, model, tokens, dims, tier).usd
+        assert usd is not None, (provider, model)
+        records.append(
+            Call(seq, "step" if seq % 2 else None, provider, model, tokens, usd, dims=dims, service_tier=tier)
+        )
+    cost = TestCost.from_calls("t.py::test", records)
+
+    path = _tmp() / "baseline-extras.json"
+    Baseline(entries={"t.py::test": entry_of(cost)}).write(path)
+    entry = load_baseline(path).entries["t.py::test"]
+
+    comparison = compare("t.py::test", entry, cost, LATER, parse_allowance("0%"), Decimal(0))
+    assert comparison.total.base_usd == cost.usd
+    assert comparison.total.now_usd == cost.usd
+    assert comparison.drift_usd == 0
+    for delta in comparison.steps:
+        assert delta.base_usd == delta.now_usd
+
+
+def test_a_tier_changes_the_price_and_survives_the_file() -> None:
+    """One flex call: the file keeps its tier after the counts, and the re-priced total is the flex price."""
+    tokens = Tokens(input=1_000_000, output=1_000_000)
+    card = LATER
+    flex = card.price("openai", "o3", tokens, tier="flex").usd
+    default = card.price("openai", "o3", tokens).usd
+    assert flex is not None
+    assert default is not None
+    assert flex < default
+    cost = TestCost.from_calls("t.py::test", [Call(0, None, "openai", "o3", tokens, flex, service_tier="flex")])
+    path = _tmp() / "baseline-flex.json"
+    Baseline(entries={"t.py::test": entry_of(cost)}).write(path)
+    raw = path.read_text()
+    assert '"tier": "flex"' in raw
+    entry = load_baseline(path).entries["t.py::test"]
+    comparison = compare("t.py::test", entry, cost, card, parse_allowance("0%"), Decimal(0))
+    assert comparison.total.base_usd == flex

@@ -191,7 +191,7 @@ def test_bodies_of_llm_calls_are_never_rewritten() -> None:
     body = {"model": "gpt-4o", "max_tokens": 5, "messages": [{"role": "user", "content": "refresh_token"}]}
     request = scrub_request(_request(body))
     assert json.loads(request.body) == body
-    usage = b'{"usage": {"prompt_tokens": 3, "completion_tokens": 2}, "access_token": "not an auth answer"}'
+    usage = b'{"usage": {"prompt_tokens": 3, "completion_tokens": 2}, "token_type": "not an auth answer"}'
     response = scrub_response({"status": {"code": 200}, "headers": {}, "body": {"string": usage}})
     assert response["body"]["string"] == usage
 
