@@ -341,20 +341,24 @@ def use_cassette(
     user_request = options.pop("before_record_request", None)
     user_response = options.pop("before_record_response", None)
     options.pop("record_mode", None)
+    # Names and patterns of the user's own secrets, redacted like the built-in ones.
+    names = options.pop("llm_cost_secret_names", ())
+    patterns = options.pop("llm_cost_secret_patterns", ())
+    scrubber(names, patterns)  # a bad pattern fails here, naming it, before anything is recorded
 
     def before_record_request(request: Any) -> Any:
         if user_request is not None:
             request = user_request(request)
             if request is None:
                 return None
-        return scrub_request(request)
+        return scrub_request(request, names, patterns)
 
     def before_record_response(response: Any) -> Any:
         if user_response is not None:
             response = user_response(response)
             if response is None:
                 return None
-        return scrub_response(response)
+        return scrub_response(response, names, patterns)
 
     options.setdefault("match_on", MATCH_ON)
     options.setdefault("decode_compressed_response", True)

@@ -625,3 +625,39 @@ def test_the_miss_explanation_of_a_changed_body_prints_neither_key(
     )
     assert "api_key" not in result.stdout.str()
     assert _position_leaks(pytester, result) == {}
+
+
+USER_NAMES = """
+import os
+
+import httpx
+import pytest
+
+
+@pytest.fixture
+def llm_cost_vcr_config():
+    return {"llm_cost_secret_names": ["tenant_handle"], "llm_cost_secret_patterns": [r"acct-[0-9]{6}"]}
+
+
+def test_own_secrets(llm_cost):
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "account": "acct-314159"}
+    headers = {"X-Tenant-Handle": os.environ["TENANT"]}
+    url = os.environ["FAKE_LLM_URL"] + "/v1/chat/completions"
+    httpx.post(url, json=body, headers=headers, timeout=10).raise_for_status()
+"""
+
+
+def test_a_user_adds_names_and_patterns(
+    pytester: pytest.Pytester, fake_llm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Names and patterns from ``llm_cost_vcr_config`` are redacted like the built-in ones; replay still matches."""
+    pytester.makepyfile(test_own=USER_NAMES)
+    monkeypatch.setenv("TENANT", "tenant-marker-271828")
+    pytester.runpytest("--llm-cost-record-mode=once").assert_outcomes(passed=1)
+    assert fake_llm.requests[0].header("x-tenant-handle") == "tenant-marker-271828"
+    (cassette,) = (pytester.path / "cassettes").rglob("*.yaml")
+    text = cassette.read_text()
+    assert "tenant-marker-271828" not in text
+    assert "acct-314159" not in text
+    monkeypatch.setenv("TENANT", "another-tenant")
+    pytester.runpytest("--llm-cost").assert_outcomes(passed=1)
