@@ -142,11 +142,17 @@ def scrub_request(
     deterministic, so a request still matches its recording when its key changed.
     """
     scrub = scrubber(secret_names, secret_patterns)
-    for name in [name for name in request.headers if scrub.is_secret_header(name)]:
-        del request.headers[name]
-    for name, value in list(request.headers.items()):
-        if isinstance(value, str) and (clean_value := scrub.text(value)) != value:
-            request.headers[name] = clean_value
+    headers = request.headers
+    for name, value in list(headers.items()):
+        if not isinstance(value, str):
+            if scrub.is_secret_header(name):
+                del headers[name]
+            continue
+        clean_value = _clean_header(scrub, name, value)
+        if clean_value is None:
+            del headers[name]
+        elif clean_value != value:
+            headers[name] = clean_value
     clean = scrub.url(request.uri)
     if clean != request.uri:
         request.uri = clean
@@ -165,6 +171,22 @@ def scrub_request(
         if clean_body is not raw:
             request.body = clean_body if hasattr(body, "read") else [clean_body]
     return request
+
+
+@functools.lru_cache(maxsize=8192)
+def _clean_header(scrub: Any, name: str, value: str) -> str | None:
+    """A request header as written: None to drop it, else its value with any credential redacted.
+
+    vcrpy filters every request several times, and requests repeat the same headers: one
+    decision per distinct header.
+    """
+    if scrub.is_secret_header(name):
+        return None
+    return scrub.text(value)  # type: ignore[no-any-return]
+
+
+#: Set while vcrpy loads a cassette: its responses were scrubbed when written, and no response is matched.
+_LOADING = threading.local()
 
 
 def scrub_response(
@@ -358,6 +380,8 @@ def use_cassette(
             response = user_response(response)
             if response is None:
                 return None
+        if getattr(_LOADING, "active", False):  # read back from the file, scrubbed when it was written
+            return response
         return scrub_response(response, names, patterns)
 
     options.setdefault("match_on", MATCH_ON)
@@ -461,9 +485,11 @@ class Tap:
 
         def load(cassette: Any) -> None:
             loading.add(id(cassette))
+            _LOADING.active = True
             try:
                 original_load(cassette)
             finally:
+                _LOADING.active = False
                 loading.discard(id(cassette))
 
         def write_protected(cassette: Any) -> bool:
