@@ -346,7 +346,8 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     from .results import load_results
 
     results = load_results(args.results)
-    if args.baseline is not None or args.noise_floor is not None:
+    legacy = not results.run and Path("llm-cost-baseline.json").exists()  # format 1 kept no run verdict
+    if args.baseline is not None or args.noise_floor is not None or legacy:
         results, run = _rejudged(results, args)
     else:
         run = results.run_verdict()  # the run's own judgement, as it was made

@@ -467,7 +467,10 @@ class Scrubber:
             else:
                 if "://" in text:
                     text = _URL.sub(lambda match: self.url(match.group(0)), text)
+                if '\\"' in text:  # JSON inside a JSON string (tool-call arguments): scrubbed as JSON
+                    text = _LITERAL.sub(self._nested, text)
                 text = self._pairs(text)
+                text = _ASSIGN.sub(self._assign_value, text)
                 if "</" in text:
                     text = self._xml(text)
                 for line in self._lines:
@@ -612,6 +615,30 @@ class Scrubber:
         clean = self._scrub(text, names=names, values=values, form=_FORM.fullmatch(text) is not None)
         return body if clean == text else clean.encode(codec)
 
+    def _nested(self, match: re.Match[str]) -> str:
+        """A double-quoted JSON string whose text holds escaped JSON, with that JSON's credentials redacted."""
+        whole, content = match.group(0), match.group("content")
+        if match.group("q") != '"' or '\\"' not in content:
+            return whole
+        try:
+            inner = json.loads(whole)
+        except ValueError:
+            return whole
+        if not isinstance(inner, str):
+            return whole
+        names, values = self._hits(inner)
+        if not (names or values):
+            return whole
+        clean = self._scrub(inner, names=names, values=values)
+        return whole if clean == inner else json.dumps(clean, ensure_ascii=False)
+
+    def _assign_value(self, match: re.Match[str]) -> str:
+        """``API_KEY=value`` in text (an environment dump, a config echoed in an error)."""
+        name, value = match.group("name"), match.group("value")
+        if not self.is_secret_field(name, value) or value == REDACTED:
+            return match.group(0)
+        return f"{name}{match.group('sep')}{REDACTED}"
+
     def data(self, value: Any) -> Any:
         """A JSON-like value (aiohttp's ``json=`` payload) with its credentials redacted."""
         if isinstance(value, str):
@@ -630,6 +657,8 @@ class Scrubber:
 
 
 _URL = re.compile(r"""https?://[^\s'"<>\\]+""")
+#: ``NAME=value`` outside a URL's query (which ``_query`` handles): environment dumps, echoed configs.
+_ASSIGN = re.compile(r"(?<![\w?&;/.%-])(?P<name>[A-Za-z_][\w.-]*)(?P<sep>[ \t]*=[ \t]*)(?P<value>[^\s&\"',;=]{6,})")
 _VALUE_PATTERNS = tuple(re.compile(pattern) for pattern in VALUE_PATTERNS)
 _XML_TEXT = re.compile(r">[^<]*[^<\s][^<]*<")
 _LITERAL = re.compile(r"""(?P<q>["'])(?P<content>(?:(?!(?P=q))[^\\\n]|\\.)*)(?P=q)""")

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from ..capture.attribution import Attribution, thread_owner
 from ..capture.network import NetworkBlock, NetworkBlocked
 from ..capture.persister import CassettePersister, CassetteReadError
 from ..capture.recording import (
@@ -104,11 +105,13 @@ class Run:
         self._baseline: Baseline | None = None
         self._names: dict[str, str] = {}
         self._main_thread = threading.main_thread().ident
-        self._thread_owners: dict[int, Ledger] = {}
-        """Threads a test started that were still alive when it ended, and that test's ledger."""
+        self._attribution = Attribution()
+        """Threads and thread-pool work carry the owner of the test (or fixture) that started them."""
         self._lost: list[tuple[str, Captured]] = []
         """Calls that reached a ledger after its test ended: nobody's, reported apart."""
         self._fixtures_done: list[Ledger] = []
+        self._open_fixtures: list[Ledger] = []
+        """Wide fixtures set up and not yet torn down: their recording counts toward the run's cap."""
         # Controller state, from reports.
         self.results: dict[str, TestCost] = {}
         self.verdicts: dict[str, Verdict] = {}
@@ -166,9 +169,7 @@ class Run:
         """The ledger a call made here and now belongs to."""
         ledger = OWNER.get()
         if ledger is None:
-            ident = threading.get_ident()
-            if ident != self._main_thread:
-                ledger = self._thread_owners.get(ident)
+            ledger = thread_owner()
         return ledger if ledger is not None else self.current
 
     def _capture(self, exchange: Any, cassette: str | None, interaction: int | None) -> None:
@@ -217,16 +218,21 @@ class Run:
             if ledger is not None and len(ledger):
                 spent_in_test = measure(ledger.nodeid, ledger.snapshot(), self.card).usd
             committed = spent_in_test + self._reserved.usd
+            in_flight = committed
+            # What wide fixtures still set up have recorded: theirs until they finish, then the run's.
+            for fixture in self._open_fixtures:
+                if fixture is not ledger and len(fixture) and not fixture.closed:
+                    in_flight += measure(fixture.nodeid, fixture.snapshot(), self.card).usd
             stop = guard(
                 committed,
                 budget.limit.usd if budget is not None else None,
-                self.spend.total(committed) if cap is not None else None,
+                self.spend.total(in_flight) if cap is not None else None,
                 cap,
             )
             if stop is not None:
                 raise SpendLimitExceeded(stop)
             if request is not None:
-                self._reserved.hold(id(request), worst)
+                self._reserved.hold(_request_key(request), worst)
 
     def _worst_case(self, request: Any) -> Decimal:
         """A cautious bound on what ``request`` can bill, at the rate card's price ($0 when unpriced)."""
@@ -245,7 +251,7 @@ class Run:
 
     def _after_live_call(self, request: Any) -> None:
         """A live call's response is recorded: its reservation gives way to what it billed."""
-        self._reserved.release(id(request))
+        self._reserved.release(_request_key(request))
 
     # -- session and collection ------------------------------------------------------
 
@@ -264,6 +270,7 @@ class Run:
                 "run it without selecting tests"
             )
         self.tap.install()
+        self._attribution.install()
         if not self.settings.recording:
             self.network_block = NetworkBlock(self.settings.allow_hosts, self._blocked_message)
         self.config.pluginmanager.register(Protocol(self), "llm_cost_protocol")
@@ -304,6 +311,7 @@ class Run:
 
     def pytest_unconfigure(self) -> None:
         self.tap.uninstall()
+        self._attribution.uninstall()
         if self._spend_folder is not None:
             shutil.rmtree(self._spend_folder, ignore_errors=True)
 
@@ -396,22 +404,19 @@ class Run:
         except BudgetError:
             self.current_budget = None  # judged (and failed) when the test is settled
         self.current_item = item
-        tracking = self.settings.enabled
-        alive = {thread.ident for thread in threading.enumerate()} if tracking else set()
-        for ident in [ident for ident in self._thread_owners if ident not in alive]:
-            del self._thread_owners[ident]
+        block = self.network_block if _reruns_wanted(item) else None  # Protocol blocks the others
+        if block is not None:
+            block.install()
         try:
             return (yield)
         finally:
+            if block is not None:
+                block.uninstall()
             OWNER.reset(token)
             self._reserved.clear()  # calls that never got an answer reserve nothing past their test
             self.current = None
             self.current_budget = None
             self.current_item = None
-            # Threads the test started and left running: a call they make later is nobody's.
-            for thread in threading.enumerate() if tracking else ():
-                if thread.ident not in alive and thread.ident is not None:
-                    self._thread_owners[thread.ident] = ledger
             if not ledger.closed:  # not settled (the plugin is off, or another plugin ran the test)
                 if self.settings.enabled and self.settings.recording and len(ledger):
                     self.spend.add(measure(item.nodeid, ledger.snapshot(), self.card).usd)
@@ -429,8 +434,13 @@ class Run:
         if report.failed and call.excinfo is not None:
             self._explain_failure(item, report, call.excinfo)
         if call.when == "teardown" and self.settings.enabled and not item.stash.get(OWNED_KEY, False):
-            # Another plugin runs this test's phases (pytest-rerunfailures): judge at its last report.
+            # Another plugin runs this test's phases (pytest-rerunfailures): judge each attempt at
+            # its teardown report, and give the next attempt a ledger of its own.
             self.settle(item, [report])
+            fresh = Ledger(item.nodeid)
+            item.stash[LEDGER_KEY] = fresh
+            self.current = fresh
+            OWNER.set(fresh)  # the protocol wrapper restores the owner from before the test
         return report
 
     def _explain_failure(
@@ -479,6 +489,9 @@ class Run:
             stopped=item.stash.get(GUARD_KEY, None) or bad_budget,
         )
         target = next((report for report in reports if report.when == "call"), reports[0])
+        if target.skipped and verdict.fails:  # skipped or xfailed: shown, but it fails nothing
+            verdict = dataclasses.replace(verdict, fails=False)
+            target.sections.append(("LLM cost findings", verdict.message))
         verdict = self._apply(item, target, verdict)
         target.llm_cost = cost.to_json()  # type: ignore[attr-defined]
         target.llm_cost_verdict = verdict.to_json()  # type: ignore[attr-defined]
@@ -491,6 +504,9 @@ class Run:
         ]
         if finished:
             reports[-1].llm_cost_fixtures = finished  # type: ignore[attr-defined]
+        if self.is_worker and self._lost:  # calls nobody owned travel to the controller with this report
+            shipped = [lost.to_json() | {"started_by": lost.nodeid} for lost in self._unattributed()]
+            reports[-1].llm_cost_unattributed = shipped  # type: ignore[attr-defined]
 
     def _judge_fixtures(
         self, item: pytest.Item | None, report: pytest.TestReport | None
@@ -569,6 +585,8 @@ class Run:
                 self.outcomes[nodeid] = "cost"
         else:  # passed, or a wide fixture's cost failed the teardown report: the test itself did not fail
             self.outcomes.setdefault(nodeid, "passed")
+        for lost in getattr(report, "llm_cost_unattributed", ()):
+            self.unattributed.append(TestCost.from_json(str(lost.get("started_by", "")), lost))
         for fixture in getattr(report, "llm_cost_fixtures", ()):
             self._receive(fixture["id"], fixture["cost"], fixture["verdict"], kind="fixture")
         data = getattr(report, "llm_cost", None)
@@ -859,11 +877,17 @@ class Protocol:
 
         def done() -> None:
             leave()
+            if ledger in run._open_fixtures:
+                run._open_fixtures.remove(ledger)
             if len(ledger) and not ledger.closed:
-                ledger.close(measure(ledger.nodeid, ledger.snapshot(), run.card))
+                cost = measure(ledger.nodeid, ledger.snapshot(), run.card)
+                ledger.close(cost)
+                if run.settings.recording:
+                    run.spend.add(cost.usd)  # a fixture's recording counts toward the run's cap
                 run._fixtures_done.append(ledger)
 
         fixturedef.addfinalizer(done)  # finalizers run last-in first-out: this one last
+        run._open_fixtures.append(ledger)
         enter()
         try:
             return (yield)
@@ -876,6 +900,13 @@ def _reruns_wanted(item: pytest.Item) -> bool:
     if not item.config.pluginmanager.hasplugin("rerunfailures"):
         return False
     return bool(getattr(item.config.option, "reruns", 0)) or item.get_closest_marker("flaky") is not None
+
+
+def _request_key(request: Any) -> int:
+    """One reservation per request in flight from a thread: an SDK's retry of a request that got no
+    answer takes the place of the first attempt's reservation instead of adding to it."""
+    body = request.body if isinstance(request.body, (bytes, str)) else None
+    return hash((threading.get_ident(), request.method, request.uri, body))
 
 
 def default_cassette_path(item: pytest.Item) -> Path:

@@ -499,18 +499,90 @@ def test_b(llm_cost):
 )
 
 
-def test_a_plain_thread_left_running_is_not_billed_to_the_next_test(pytester: pytest.Pytester, fake_llm: Any) -> None:
-    """test_a's thread calls while test_b runs: test_b is billed its own call only, and no call is lost."""
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_a_plain_thread_left_running_is_not_billed_to_the_next_test(
+    pytester: pytest.Pytester, fake_llm: Any, workers: str
+) -> None:
+    """test_a's thread calls while test_b runs: test_b is billed its own call only, and no call is lost
+    (under xdist the worker sends the unattributed call to the controller)."""
     pytester.makepyfile(test_threads=THREADED)
     pytester.runpytest("--llm-cost-record-mode=once").assert_outcomes(passed=2)
     recorded = len(fake_llm.requests)
     assert recorded == 3
-    pytester.runpytest("--llm-cost", "-p", "no:randomly").assert_outcomes(passed=2)
+    pytester.runpytest("--llm-cost", "-p", "no:randomly", "-n", workers).assert_outcomes(passed=2)
     data = _results(pytester)
     assert len(fake_llm.requests) == recorded
     assert data["tests"]["test_threads.py::test_b"]["calls"] == 1
     records = sum(len(entry["records"]) for entry in data["tests"].values()) + len(data.get("unattributed", []))
     assert records == recorded
+
+
+POOLED = (
+    HTTP
+    + """
+from concurrent.futures import ThreadPoolExecutor
+
+POOL = ThreadPoolExecutor(1)  # its one worker starts during test_a and serves test_b too
+
+
+def test_a(llm_cost):
+    POOL.submit(chat, 10).result()
+
+
+def test_b(llm_cost):
+    POOL.submit(chat, 500).result()
+"""
+)
+
+
+def test_work_submitted_to_a_long_lived_pool_is_billed_to_the_submitting_test(
+    pytester: pytest.Pytester, fake_llm: Any
+) -> None:
+    """A module-level thread pool's worker was started by test_a; test_b's work item is still test_b's."""
+    pytester.makepyfile(test_pool=POOLED)
+    pytester.runpytest("--llm-cost-record-mode=once").assert_outcomes(passed=2)
+    pytester.runpytest("--llm-cost", "-p", "no:randomly").assert_outcomes(passed=2)
+    tests = _results(pytester)["tests"]
+    assert tests["test_pool.py::test_a"]["tokens"]["input"] == 13
+    assert tests["test_pool.py::test_b"]["tokens"]["input"] == 503
+    assert "unattributed" not in _results(pytester)
+
+
+SKIPPED_OVER = (
+    OPENAI
+    + """
+
+@pytest.mark.cost_budget(usd=0.0000001)
+def test_skips_after_a_call(llm_cost):
+    chat(10)
+    pytest.skip("not today")
+"""
+)
+
+
+def test_a_skipped_test_over_its_budget_is_reported_not_failed(pytester: pytest.Pytester, fake_llm: Any) -> None:
+    """Every surface agrees: a skipped test fails nothing; its verdict is kept in results.json."""
+    pytester.makepyfile(test_skipped=SKIPPED_OVER)
+    pytester.runpytest("--llm-cost-record-mode=once").assert_outcomes(skipped=1)
+    result = pytester.runpytest("--llm-cost")
+    result.assert_outcomes(skipped=1)
+    assert result.ret == pytest.ExitCode.OK
+    assert "failed over its cost_budget" not in result.stdout.str()
+    entry = _results(pytester)["tests"]["test_skipped.py::test_skips_after_a_call"]
+    assert (entry["status"], entry["verdict"]["fails"]) == ("over_budget", False)
+
+
+def test_a_wide_fixture_recording_counts_toward_the_run_cap(
+    pytester: pytest.Pytester, fake_llm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """warm_index records $0.00015 in its own cassette: the test's live call after it is over the $0.0001 cap."""
+    pytester.makeconftest(WARM_CONFTEST)
+    pytester.makepyfile(test_capped=HTTP + "\n\ndef test_after_warmup(llm_cost, warm_index):\n    chat(10)\n")
+    monkeypatch.setenv("REC", "once")
+    result = pytester.runpytest("--llm-cost", "--llm-cost-record-mode=once", "--llm-cost-max-record-spend=0.0001")
+    result.assert_outcomes(failed=1)
+    assert len(fake_llm.requests) == 1
+    result.stdout.fnmatch_lines(["*over --llm-cost-max-record-spend $0.0001; the next live call was stopped*"])
 
 
 # -- 6. a budget for a step that never runs ---------------------------------------------------
@@ -576,3 +648,33 @@ def test_a_warning_under_filterwarnings_error_fails_the_test_not_the_session(
     assert _results(pytester, ".llm-cost/results.json")["tests"]["test_unpriced.py::test_unknown_model"]["status"] == (
         "unpriced"
     )
+
+
+FLAKY = (
+    HTTP
+    + """
+from pathlib import Path
+
+
+def test_flaky(llm_cost):
+    chat(100)
+    marker = Path(__file__).with_name("failed-once")
+    if not marker.exists():
+        marker.write_text("x")
+        raise AssertionError("first attempt fails")
+"""
+)
+
+
+def test_a_rerun_test_is_judged_on_its_last_attempt(pytester: pytest.Pytester, fake_llm: Any) -> None:
+    """pytest-rerunfailures runs the attempts: the passing attempt carries its own call, not $0."""
+    pytest.importorskip("pytest_rerunfailures")
+    pytester.makepyfile(test_flaky=FLAKY)
+    assert pytester.runpytest("--llm-cost-record-mode=once", "--reruns=1").parseoutcomes() == {"passed": 1, "rerun": 1}
+    (pytester.path / "failed-once").unlink()
+    result = pytester.runpytest("--llm-cost", "--reruns=1", "-p", "no:randomly")
+    assert result.parseoutcomes() == {"passed": 1, "rerun": 1}
+    entry = _results(pytester)["tests"]["test_flaky.py::test_flaky"]
+    assert entry["calls"] == 1
+    assert entry["tokens"]["input"] == 103
+    assert "unattributed" not in _results(pytester)

@@ -70,3 +70,25 @@ def test_bad_results_files_name_the_file(tmp_path: Path, text: str, message: str
         load_results(path)
     assert str(path) in str(excinfo.value)
     assert message in str(excinfo.value)
+
+
+def test_a_format_1_results_file_keeps_its_statuses_and_allowances(tmp_path: Path) -> None:
+    """An older run's file: its failing status survives a new comparison, and a test's own delta is kept."""
+    call = Call(0, None, "openai", "gpt-4o", Tokens(input=10, output=2), Decimal("0.001")).to_json()
+    data = {
+        "format": 1,
+        "gate": {"tolerance": "5%", "noise_floor": "0.0001"},
+        "tests": {
+            "t.py::over": {"records": [call], "status": "over_budget", "outcome": "cost"},
+            "t.py::loose": {"records": [call], "allowed_delta": "100%", "outcome": "passed"},
+            "t.py::plain": {"records": [call], "outcome": "passed"},
+        },
+    }
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    loaded = load_results(path)
+    over = loaded.verdicts["t.py::over"]
+    assert (over.status, over.fails, len(over.findings)) == (Status.OVER_BUDGET, True, 1)
+    assert str(loaded.verdicts["t.py::loose"].allowance) == "100%"
+    assert "t.py::plain" not in loaded.verdicts
+    assert loaded.run == {}  # so `llm-cost report` compares it with the baseline again

@@ -408,3 +408,29 @@ def test_a_miss_explanation_never_prints_a_key(tmp_path: Path) -> None:
     assert list(json_differences(b'{"a": 1}', json.dumps({"a": f"{new_key}"}).encode())) == [
         f'a: recorded 1, now "{REDACTED}"'
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "kept"),
+    [
+        # Tool-call arguments: JSON inside a JSON string.
+        ('{"arguments": "{\\"password\\": \\"hunter2hunter2\\", \\"city\\": \\"Paris\\"}"}', "Paris"),
+        ("OPENAI_API_KEY=abcdEFGH12345678zz other", "other"),
+        ("api_key = abcdEFGH12345678zz", "api_key"),
+    ],
+)
+def test_escaped_json_and_assignments_are_scrubbed(body: str, kept: str) -> None:
+    """Credentials that are not key-shaped, in the two forms a plain pair match misses."""
+    from pytest_llmcost.capture.secrets import scrubber
+
+    clean = scrubber().body(body)
+    assert "hunter2hunter2" not in clean
+    assert "abcdEFGH12345678zz" not in clean
+    assert kept in clean
+
+
+def test_assignments_of_counts_stay() -> None:
+    from pytest_llmcost.capture.secrets import scrubber
+
+    body = '{"max_tokens": 100, "content": "set x=12345678 and max_tokens=4000"}'
+    assert scrubber().body(body) == body
