@@ -201,7 +201,14 @@ def measure(nodeid: str, captured: Sequence[Captured], card: RateCard) -> TestCo
             records.append(_call(where, found.model, Tokens(), None, note=note, tier=tier))
         elif found.status == "missing":
             prompt, completion = providers.texts(exchange)
-            tokens = estimate_tokens(prompt, completion, found.model)
+            try:
+                tokens = estimate_tokens(prompt, completion, found.model)
+            except Exception as exc:  # the tokenizer's data cannot be had (offline, no cache): never a crash
+                records.append(
+                    _call(where, found.model, Tokens(), Decimal(0), estimated=True, note=_no_tokenizer(exc), tier=tier)
+                )
+                seq += 1
+                continue
             price = card.price(provider, found.model, tokens, tier=tier).usd
             records.append(
                 _call(where, found.model, tokens, price, estimated=True, note="usage not reported", tier=tier)
@@ -223,6 +230,18 @@ def _request_fee_hint(exchange: Exchange) -> str:
 
 def _unknown_note(exchange: Exchange) -> str:
     return f"no reader for {exchange.method.upper()} {exchange.path} on {exchange.host}; {_request_fee_hint(exchange)}"
+
+
+#: The start of the note of a call whose usage was not reported and could not be estimated.
+NO_TOKENIZER = "usage not reported, and tiktoken's encoding could not be loaded"
+
+
+def _no_tokenizer(exc: BaseException) -> str:
+    reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+    return (
+        f"{NO_TOKENIZER} ({reason}): counted as 0 tokens. Point TIKTOKEN_CACHE_DIR at a folder holding "
+        "tiktoken's encodings, or ask the provider for usage (OpenAI streams: stream_options include_usage)"
+    )
 
 
 def _call(

@@ -187,6 +187,17 @@ def findings_lines(run: RunVerdict, results: Results | None = None) -> list[str]
             f"price drift: today's rate card prices the baseline's usage {short_money(abs(drift))} {direction} "
             f"than when it was written; compared at today's prices, nothing fails for it (`{update}` records them)"
         )
+    if results is not None:
+        from ..meter import NO_TOKENIZER
+
+        blind = sum(
+            1 for test in results.tests.values() for call in test.records if (call.note or "").startswith(NO_TOKENIZER)
+        )
+        if blind:
+            lines.append(
+                f"{plural(blind, 'call')} without reported usage could not be estimated (counted as 0 tokens): "
+                "tiktoken's encoding could not be loaded; point TIKTOKEN_CACHE_DIR at a folder holding it"
+            )
     if results is not None and results.unattributed:
         calls = sum(lost.calls for lost in results.unattributed)
         usd = sum((lost.usd for lost in results.unattributed), Decimal(0))
