@@ -17,7 +17,7 @@ from typing import Any
 from ..files import FileFormatError, dump_json, locked, read_json, write_atomic
 from ..fmt import format_usd
 from ..pricing import RateCard
-from ..usage import TOKEN_KINDS, Dims, TestCost, Tokens
+from ..usage import TOKEN_KINDS, Dims, TestCost, Tokens, parse_money
 
 __all__ = [
     "BASELINE_FORMAT",
@@ -202,15 +202,7 @@ def _tokens(raw: Any) -> Tokens:
 
 
 def _usd(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"a dollar amount must be a decimal string, got {value!r}")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f'a dollar amount must be a decimal string such as "0.0012", got {value!r}') from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(f"a dollar amount must be a finite number >= 0, got {value!r}")
-    return amount
+    return parse_money(value)
 
 
 def _count(value: Any) -> int:

@@ -29,12 +29,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ..providers.base import model_candidates
-from ..usage import Dims, Tokens
+from ..usage import Dims, Tokens, parse_money
 
 __all__ = [
     "LocalModelPrice",
@@ -122,15 +122,11 @@ class LocalPrices:
 
 
 def _money(path: Path, where: str, value: object) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise PriceFileError(f"{path}: {where} must be a number of US dollars, got {value!r}")
     try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise PriceFileError(f"{path}: {where} must be a number of US dollars, got {value!r}") from None
-    if not amount.is_finite() or amount < 0:
-        raise PriceFileError(f"{path}: {where} must be a number of US dollars >= 0, got {value!r}")
-    return amount
+        return parse_money(value)
+    except ValueError as exc:
+        bound = " >= 0" if ">= 0" in str(exc) else ""
+        raise PriceFileError(f"{path}: {where} must be a number of US dollars{bound}, got {value!r}") from None
 
 
 _MODEL_KEYS = {"input", "output", "cached_input", "cache_write", "provider"}
