@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from .files import FileFormatError, dump_json, read_json, write_atomic
 from .fmt import format_usd
 from .gate.allowance import parse_allowance
 from .gate.judge import Rules, RunVerdict, Status, Verdict, summarize
-from .usage import Call, TestCost, Tokens
+from .usage import Call, TestCost, Tokens, parse_money
 
 __all__ = ["OUTCOMES", "RESULTS_FORMAT", "Results", "load_results"]
 
@@ -156,15 +156,10 @@ class _Bad(ValueError):
 
 def _amount(where: str, value: Any, *, signed: bool = False) -> None:
     """A dollar amount: a decimal string (or number), finite, and >= 0 unless ``signed`` (a change)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise _Bad(where, f"a dollar amount must be a decimal string, got {value!r}")
     try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise _Bad(where, f'a dollar amount must be a decimal string such as "0.0012", got {value!r}') from None
-    if not amount.is_finite() or (amount < 0 and not signed):
-        bound = "" if signed else " >= 0"
-        raise _Bad(where, f"a dollar amount must be a finite number{bound}, got {value!r}")
+        parse_money(value, signed=signed)
+    except ValueError as exc:
+        raise _Bad(where, str(exc)) from None
 
 
 def _whole(where: str, value: Any, *, optional: bool = False) -> None:
@@ -202,18 +197,22 @@ def _check_record(where: str, raw: Any) -> Call:
     _amount(f"{where}.usd", raw["usd"])
     _whole(f"{where}.requests", raw.get("requests", 0))
     _whole(f"{where}.interaction", raw.get("interaction"), optional=True)
-    return Call.from_json(raw)
+    try:
+        return Call.from_json(raw)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:  # billed dimensions, say
+        raise _Bad(where, str(exc)) from None
 
 
-def _check_cost(prefix: str, entry: dict[str, Any]) -> None:
-    """A test's (or unattributed) calls and the amounts written beside them; ``prefix`` ends with a dot."""
+def _check_cost(prefix: str, entry: dict[str, Any]) -> list[Call]:
+    """A test's (or unattributed) calls, each read once, and the amounts written beside them;
+    ``prefix`` ends with a dot."""
     records = entry.get("records", [])
     if not isinstance(records, list):
         raise _Bad(f"{prefix}records", f"must be a list of calls, got {records!r}")
-    for index, record in enumerate(records):
-        _check_record(f"{prefix}records[{index}]", record)
+    calls = [_check_record(f"{prefix}records[{index}]", record) for index, record in enumerate(records)]
     if "usd" in entry:
         _amount(f"{prefix}usd", entry["usd"])
+    return calls
 
 
 def _check_amounts(where: str, data: Any) -> None:
@@ -272,14 +271,14 @@ def _load_results(path: Path) -> Results:
         if not isinstance(entry, dict):
             raise FileFormatError(f"{path}: entry for {nodeid!r} is malformed: expected an object")
         try:
-            _check_cost("", entry)
+            calls = _check_cost("", entry)
             _check_amounts("verdict", entry.get("verdict"))
             if "runs_per_day" in entry:
                 _whole("runs_per_day", entry["runs_per_day"])
         except _Bad as exc:
             raise FileFormatError(f"{path}: entry for {nodeid!r} is malformed: {exc}; {_FIX}") from None
         try:
-            tests[nodeid] = TestCost.from_json(nodeid, entry)
+            tests[nodeid] = TestCost.from_calls(nodeid, calls)
             own = entry.get("allowed_delta")
             allowance = parse_allowance(own) if isinstance(own, str) else None
             kind = str(entry.get("kind", "test"))
@@ -304,11 +303,8 @@ def _load_results(path: Path) -> Results:
     if not isinstance(raw_lost, list) or not all(isinstance(lost, dict) for lost in raw_lost):
         raise _Bad("unattributed", f"must be a list of calls by the test that started them, got {raw_lost!r}")
     for index, lost in enumerate(raw_lost):
-        _check_cost(f"unattributed[{index}].", lost)
-        try:
-            unattributed.append(TestCost.from_json(str(lost.get("started_by", "")), lost))
-        except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            raise FileFormatError(f"{path}: 'unattributed' is malformed: {exc}") from None
+        calls = _check_cost(f"unattributed[{index}].", lost)
+        unattributed.append(TestCost.from_calls(str(lost.get("started_by", "")), calls))
     rate_card = data.get("rate_card") or {}
     collection = data.get("collection") or {}
     collected = None

@@ -376,14 +376,15 @@ class TestCost:
         return dataclasses.replace(self, **changes)
 
 
-def parse_money(value: object) -> Decimal:
-    """Dollars read from a file: a decimal string or number, finite and >= 0; ``ValueError`` says why not."""
+def parse_money(value: object, *, signed: bool = False) -> Decimal:
+    """Dollars read from a file: a decimal string or number, finite, and >= 0 unless ``signed``
+    (a change may be negative); ``ValueError`` says why not."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"a dollar amount must be a decimal string, got {value!r}")
     try:
         amount = Decimal(str(value))
     except ArithmeticError:
         raise ValueError(f'a dollar amount must be a decimal string such as "0.0012", got {value!r}') from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(f"a dollar amount must be a finite number >= 0, got {value!r}")
+    if not amount.is_finite() or (amount < 0 and not signed):
+        raise ValueError(f"a dollar amount must be a finite number{'' if signed else ' >= 0'}, got {value!r}")
     return amount

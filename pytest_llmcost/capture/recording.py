@@ -82,15 +82,6 @@ def _scrub_record(record: logging.LogRecord) -> logging.LogRecord:
     return record
 
 
-class SecretFilter(logging.Filter):
-    """Redacts credentials from a log record's message, for handlers fed records made elsewhere
-    (a ``QueueListener``'s); records made in this process are scrubbed when they are created."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        _scrub_record(record)
-        return True
-
-
 class _ScrubbingRecordFactory:
     """Wraps the log record factory: every record any logger creates has its message scrubbed.
 
@@ -104,7 +95,7 @@ class _ScrubbingRecordFactory:
         return _scrub_record(self.wrapped(*args, **kwargs))
 
 
-def install_log_filter() -> SecretFilter:
+def install_log_filter() -> None:
     """Scrub every log record of the process: vcrpy's, urllib3's, httpx's, botocore's, the SDKs'.
 
     vcrpy logs each response it records (cookies and organisation ids in its headers), urllib3
@@ -114,21 +105,10 @@ def install_log_filter() -> SecretFilter:
     factory = logging.getLogRecordFactory()
     if not isinstance(factory, _ScrubbingRecordFactory):
         logging.setLogRecordFactory(_ScrubbingRecordFactory(factory))
-    return SecretFilter()
 
 
 def _is_oauth(url: str) -> bool:
     return _OAUTH_PATH.search(urlsplit(url).path) is not None
-
-
-def redact_credentials(
-    body: bytes | str | None, secret_names: Iterable[str] = (), secret_patterns: Iterable[str | re.Pattern[str]] = ()
-) -> bytes | str | None:
-    """An OAuth token exchange's body with its credentials redacted (JSON or form-encoded):
-    every credential, and the fields only a token endpoint makes credentials (``code``...)."""
-    if not body:
-        return body
-    return scrubber([*OAUTH_FIELDS, *secret_names], secret_patterns).body(body)
 
 
 def scrub_request(

@@ -577,6 +577,9 @@ class Scrubber:
 
     def url(self, url: str) -> str:
         """The URL without ``user:password@``, without secret query parameters, key-shaped values redacted."""
+        return _cached_url(self, url)
+
+    def _url(self, url: str) -> str:
         split = urlsplit(url)
         changed = False
         if "@" in split.netloc:
@@ -699,6 +702,12 @@ def _redact_value(match: re.Match[str]) -> str:
 def _keep_around_secret(match: re.Match[str]) -> str:
     whole, start = match.group(0), match.start()
     return whole[: match.start("secret") - start] + REDACTED + whole[match.end("secret") - start :]
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_url(scrubber: Scrubber, url: str) -> str:
+    """vcrpy filters a request several times, and a suite calls the same few endpoints: one pass each."""
+    return scrubber._url(url)
 
 
 @functools.lru_cache(maxsize=1024)

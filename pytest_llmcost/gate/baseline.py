@@ -117,10 +117,6 @@ class Line:
             return self.per_call
         return (CallUsage(self.tokens),) if self.calls == 1 else ()
 
-    def calls_tokens(self) -> tuple[Tokens, ...]:
-        """Each call's tokens (see :meth:`calls_usage`)."""
-        return tuple(call.tokens for call in self.calls_usage())
-
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"calls": self.calls, "tokens": self.tokens.to_json(), "usd": format_usd(self.usd)}
         if self.requests:
@@ -387,6 +383,23 @@ class UpdateSummary:
         return f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed"
 
 
+def _merge(current: Baseline, changes: Mapping[str, Entry], removals: Iterable[str]) -> tuple[Baseline, UpdateSummary]:
+    """``current`` with ``changes`` written over it and ``removals`` dropped; the summary of what differs."""
+    entries = dict(current.entries)
+    added: list[str] = []
+    changed: list[str] = []
+    for nodeid, entry in sorted(changes.items()):
+        now = entries.get(nodeid)
+        if now is None:
+            added.append(nodeid)
+        elif now.to_json() != entry.to_json():
+            changed.append(nodeid)
+        entries[nodeid] = entry
+    removed = [nodeid for nodeid in sorted(set(removals)) if entries.pop(nodeid, None) is not None]
+    summary = UpdateSummary(tuple(added), tuple(changed), tuple(removed))
+    return Baseline(path=current.path, entries=entries, exists=current.exists), summary
+
+
 def update(
     baseline: Baseline, accepted: Mapping[str, TestCost], *, prune: Iterable[str] = ()
 ) -> tuple[Baseline, UpdateSummary]:
@@ -394,22 +407,8 @@ def update(
 
     Entries of tests neither accepted nor pruned are kept exactly as they were.
     """
-    entries = dict(baseline.entries)
-    added: list[str] = []
-    changed: list[str] = []
-    for nodeid, cost in sorted(accepted.items()):
-        if not cost.calls and not cost.requests:
-            continue
-        new = entry_of(cost)
-        old = entries.get(nodeid)
-        if old is None:
-            added.append(nodeid)
-        elif old.to_json() != new.to_json():
-            changed.append(nodeid)
-        entries[nodeid] = new
-    removed = [nodeid for nodeid in sorted(set(prune)) if entries.pop(nodeid, None) is not None]
-    summary = UpdateSummary(tuple(added), tuple(changed), tuple(removed))
-    return Baseline(path=baseline.path, entries=entries, exists=baseline.exists), summary
+    changes = {nodeid: entry_of(cost) for nodeid, cost in accepted.items() if cost.calls or cost.requests}
+    return _merge(baseline, changes, prune)
 
 
 def rebase(start: Baseline, new: Baseline, current: Baseline) -> tuple[Baseline, UpdateSummary]:
@@ -420,24 +419,12 @@ def rebase(start: Baseline, new: Baseline, current: Baseline) -> tuple[Baseline,
     the entries it removed), so nothing the other update wrote is lost. The summary says what
     changed in ``current``.
     """
-    entries = dict(current.entries)
-    added: list[str] = []
-    changed: list[str] = []
-    for nodeid, entry in sorted(new.entries.items()):
-        before = start.entries.get(nodeid)
-        if before is not None and before.to_json() == entry.to_json():
-            continue  # not changed by this run
-        now = entries.get(nodeid)
-        if now is None:
-            added.append(nodeid)
-        elif now.to_json() != entry.to_json():
-            changed.append(nodeid)
-        entries[nodeid] = entry
-    removed = [
-        nodeid for nodeid in sorted(set(start.entries) - set(new.entries)) if entries.pop(nodeid, None) is not None
-    ]
-    summary = UpdateSummary(tuple(added), tuple(changed), tuple(removed))
-    return Baseline(path=current.path, entries=entries, exists=current.exists), summary
+    changes = {
+        nodeid: entry
+        for nodeid, entry in new.entries.items()
+        if (before := start.entries.get(nodeid)) is None or before.to_json() != entry.to_json()
+    }
+    return _merge(current, changes, set(start.entries) - set(new.entries))
 
 
 def save_update(path: Path, start: Baseline, new: Baseline) -> UpdateSummary:

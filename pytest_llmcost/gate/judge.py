@@ -172,6 +172,14 @@ def _unpriced_reason(cost: TestCost, rules: Rules) -> tuple[str | None, str | No
     ), None
 
 
+_ORDER = {status: rank for rank, status in enumerate(Status)}
+
+
+def _worst(findings: Iterable[tuple[Status, str]]) -> Status:
+    """The status a verdict shows for its failing findings: the first of :class:`Status`'s order."""
+    return min((status for status, _ in findings), key=_ORDER.__getitem__)
+
+
 def _ran_steps(cost: TestCost) -> str:
     steps = sorted(cost.steps)
     return ", ".join(steps) if steps else "none (no call was made inside a step)"
@@ -227,11 +235,9 @@ def judge(
             )
         )
     if failing:
-        order = list(Status)
-        status = min((status for status, _ in failing), key=order.index)
         return Verdict(
             nodeid,
-            status,
+            _worst(failing),
             fails=True,
             findings=tuple(failing),
             warnings=tuple(warnings),
@@ -366,6 +372,4 @@ def rejudge(
     findings = kept + tuple(f for f in fresh.findings if f[0] in (Status.REGRESSED, Status.NEW))
     if not findings:
         return fresh
-    order = list(Status)
-    status = min((status for status, _ in findings), key=order.index)
-    return dataclasses.replace(fresh, status=status, fails=True, findings=findings)
+    return dataclasses.replace(fresh, status=_worst(findings), fails=True, findings=findings)

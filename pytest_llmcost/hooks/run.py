@@ -104,7 +104,6 @@ class Run:
         self._card: RateCard | None = None
         self._baseline: Baseline | None = None
         self._names: dict[str, str] = {}
-        self._main_thread = threading.main_thread().ident
         self._attribution = Attribution()
         """Threads and thread-pool work carry the owner of the test (or fixture) that started them."""
         self._lost: list[tuple[str, Captured]] = []
@@ -399,12 +398,15 @@ class Run:
         item.stash[LEDGER_KEY] = ledger
         token = OWNER.set(ledger)
         self.current = ledger
-        try:
-            self.current_budget = budget_of(item)
-        except BudgetError:
-            self.current_budget = None  # judged (and failed) when the test is settled
+        if self.settings.enabled and self.settings.recording:  # the spend guard's budget
+            try:
+                self.current_budget = budget_of(item)
+            except BudgetError:
+                self.current_budget = None  # judged (and failed) when the test is settled
         self.current_item = item
-        block = self.network_block if _reruns_wanted(item) else None  # Protocol blocks the others
+        block = self.network_block
+        if block is not None and not _reruns_wanted(item):
+            block = None  # Protocol blocks the network around the tests it runs
         if block is not None:
             block.install()
         try:
@@ -417,10 +419,11 @@ class Run:
             self.current = None
             self.current_budget = None
             self.current_item = None
-            if not ledger.closed:  # not settled (the plugin is off, or another plugin ran the test)
-                if self.settings.enabled and self.settings.recording and len(ledger):
-                    self.spend.add(measure(item.nodeid, ledger.snapshot(), self.card).usd)
-                ledger.close(measure(item.nodeid, ledger.snapshot(), self.card) if self.settings.enabled else None)
+            if not ledger.closed:  # not settled: the plugin is off, or the test was interrupted
+                cost = measure(item.nodeid, ledger.snapshot(), self.card) if self.settings.enabled else None
+                if cost is not None and self.settings.recording:
+                    self.spend.add(cost.usd)
+                ledger.close(cost)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -449,13 +452,11 @@ class Run:
         """Replace an SDK's "connection error" by what really happened: a cassette miss or the spend guard."""
         original = excinfo.exconly().splitlines()[0][:300]
         for link in exception_chain(excinfo.value):
-            if isinstance(link, SpendLimitExceeded):
-                report.longrepr = f"{link}\n(the client raised {original})"
-                item.stash[GUARD_KEY] = str(link)
-                return
-            if isinstance(link, NetworkBlocked):
+            if isinstance(link, (SpendLimitExceeded, NetworkBlocked)):  # the plugin stopped the call
                 raised = "" if str(link)[:120] in original else f"\n(the client raised {original})"
                 report.longrepr = f"{link}{raised}"
+                if isinstance(link, SpendLimitExceeded):
+                    item.stash[GUARD_KEY] = str(link)
                 return
         if CASSETTE_KEY not in item.stash:
             return
@@ -499,8 +500,8 @@ class Run:
             target.llm_cost_runs_per_day = budget.runs_per_day  # type: ignore[attr-defined]
         self._measured[item.nodeid] = (cost, verdict)
         finished = [
-            {"id": nodeid, "cost": cost.to_json(), "verdict": fixture_verdict.to_json()}
-            for nodeid, cost, fixture_verdict in self._judge_fixtures(item, reports[-1])
+            {"id": nodeid, "cost": fixture_cost.to_json(), "verdict": fixture_verdict.to_json()}
+            for nodeid, fixture_cost, fixture_verdict in self._judge_fixtures(item, reports[-1])
         ]
         if finished:
             reports[-1].llm_cost_fixtures = finished  # type: ignore[attr-defined]
@@ -574,6 +575,8 @@ class Run:
         kept = getattr(report, "llm_cost_cassette_kept", None)
         if kept:  # from an xdist worker
             self.cassettes_kept.append(kept)
+        if not self.settings.enabled:
+            return
         nodeid = report.nodeid
         # Only tests that passed, or failed on nothing but cost, may update the baseline.
         if report.skipped and self.outcomes.get(nodeid) != "failed":

@@ -2,30 +2,7 @@
 
 from __future__ import annotations
 
-from .card import (
-    LocalModelPrice,
-    LocalPrices,
-    Price,
-    PriceFileError,
-    RateCard,
-    RequestFee,
-    load_local_prices,
-    price_context,
-    rate_card_label,
-    request_fee_snippet,
-    unpriced_snippet,
-)
+from . import card
+from .card import *  # noqa: F403 - the package is the card's public face
 
-__all__ = [
-    "LocalModelPrice",
-    "LocalPrices",
-    "Price",
-    "PriceFileError",
-    "RateCard",
-    "RequestFee",
-    "load_local_prices",
-    "price_context",
-    "rate_card_label",
-    "request_fee_snippet",
-    "unpriced_snippet",
-]
+__all__ = card.__all__

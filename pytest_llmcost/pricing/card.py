@@ -45,6 +45,7 @@ __all__ = [
     "RequestFee",
     "load_local_prices",
     "price_context",
+    "rate_card_label",
     "request_fee_snippet",
     "unpriced_snippet",
 ]
