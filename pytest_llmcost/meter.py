@@ -17,11 +17,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from .providers.base import Exchange
 from .usage import Call, Dims, StepCost, TestCost, Tokens, format_usd
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the readers and the rate card load when a call is measured, not on import
     from .pricing import RateCard
+    from .providers.base import Exchange
 
 __all__ = ["OWNER", "Captured", "LLMCost", "Ledger", "current_step", "measure", "step"]
 

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .gate.allowance import Allowance, parse_allowance
-from .gate.judge import Rules
+
+if TYPE_CHECKING:
+    from .gate.judge import Rules
 
 __all__ = ["OPTIONS", "Option", "OptionError", "Settings", "parse_choice", "parse_path"]
 
@@ -285,6 +287,8 @@ class Settings:
 
     def rules(self) -> Rules:
         """How this run judges, for the gate."""
+        from .gate.judge import Rules
+
         return Rules(
             tolerance=self.tolerance,
             noise_floor=self.noise_floor,

@@ -28,6 +28,9 @@ def thread_owner() -> Ledger | None:
 
 
 class Attribution:
+    owner = staticmethod(thread_owner)
+    """The owner noted on the current thread when it was started, if any."""
+
     def __init__(self) -> None:
         self._saved: tuple[Any, Any] | None = None
 

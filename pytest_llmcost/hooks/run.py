@@ -11,6 +11,7 @@ the results file, the reports and the baseline update all render those.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import shutil
 import tempfile
@@ -18,32 +19,25 @@ import threading
 from collections.abc import Generator, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..capture.attribution import Attribution, thread_owner
-from ..capture.network import NetworkBlock, NetworkBlocked
-from ..capture.persister import CassettePersister, CassetteReadError
-from ..capture.recording import (
-    Tap,
-    cassette_path,
-    exception_chain,
-    find_miss,
-    secure_recording_cassettes,
-    use_cassette,
-)
-from ..files import FileFormatError, FileWriteError, check_writable
 from ..fmt import plural
-from ..gate.baseline import Baseline, load_baseline, save_update, update
-from ..gate.budgets import Budget, BudgetError, parse_budget
-from ..gate.judge import RunVerdict, Status, Verdict, judge, judge_run
-from ..gate.spend import Reservations, RunSpend, guard
 from ..meter import OWNER, Captured, Ledger, LLMCost, measure
-from ..options import Settings
-from ..pricing import PriceFileError, RateCard, load_local_prices
-from ..results import Results
 from ..usage import TestCost
+
+if TYPE_CHECKING:  # the rest loads when --llm-cost or the fixture needs it: an idle plugin costs nothing
+    from ..capture.attribution import Attribution
+    from ..capture.network import NetworkBlock
+    from ..capture.recording import Tap
+    from ..gate.baseline import Baseline
+    from ..gate.budgets import Budget
+    from ..gate.judge import Rules, RunVerdict, Verdict
+    from ..gate.spend import Reservations, RunSpend
+    from ..options import Settings
+    from ..pricing import RateCard
+    from ..results import Results
 
 __all__ = ["SESSION_KEY", "LLMCostWarning", "Run", "SpendLimitExceeded", "default_cassette_path"]
 
@@ -72,7 +66,11 @@ class SpendLimitExceeded(RuntimeError):
 def budget_of(item: pytest.Item) -> Budget | None:
     """The test's ``cost_budget``, from its closest marker whatever added it; :class:`BudgetError` if invalid."""
     marker = item.get_closest_marker("cost_budget")
-    return None if marker is None else parse_budget(marker.args, marker.kwargs)
+    if marker is None:
+        return None
+    from ..gate.budgets import parse_budget
+
+    return parse_budget(marker.args, marker.kwargs)
 
 
 def fixture_entry_id(fixturedef: Any, request: Any) -> str:
@@ -91,21 +89,18 @@ class Run:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.rules = settings.rules()
         self.is_worker = hasattr(config, "workerinput")
         self.current: Ledger | None = None
         """Who owns a call made where no context says otherwise: the running test, or a wide fixture."""
         self.current_budget: Budget | None = None
         self.current_item: pytest.Item | None = None
-        self.tap = Tap(self._capture, self._before_live_call, self._after_live_call)
-        self._reserved = Reservations()
         self.network_block: NetworkBlock | None = None
         """Set under --llm-cost while replaying: tests reach loopback and the allowed hosts only."""
         self._card: RateCard | None = None
         self._baseline: Baseline | None = None
         self._names: dict[str, str] = {}
-        self._attribution = Attribution()
-        """Threads and thread-pool work carry the owner of the test (or fixture) that started them."""
+        self._attribution: Attribution | None = None
+        """Under --llm-cost: threads and thread-pool work carry the owner of the test (or fixture) that started them."""
         self._lost: list[tuple[str, Captured]] = []
         """Calls that reached a ledger after its test ended: nobody's, reported apart."""
         self._fixtures_done: list[Ledger] = []
@@ -122,9 +117,6 @@ class Run:
         self.collected: set[str] = set()
         self.deselected = 0
         self.collection_errors = False
-        workerinput = getattr(config, "workerinput", {})
-        shared = workerinput.get("llm_cost_spend")
-        self.spend = RunSpend(Path(shared) if shared else None, workerinput.get("workerid", "main"))
         self._spend_folder: Path | None = None  # the controller's, shared with its xdist workers
         self.written: list[tuple[str, Path]] = []
         self.update_message: str | None = None
@@ -132,11 +124,38 @@ class Run:
         """One line per cassette a test that did not pass left as it was (this process's, or a worker's)."""
         self.final: tuple[Results, RunVerdict] | None = None
 
-    # -- lazily loaded inputs ----------------------------------------------------------
+    # -- lazily loaded parts and inputs ---------------------------------------------------
+
+    @functools.cached_property
+    def rules(self) -> Rules:
+        return self.settings.rules()
+
+    @functools.cached_property
+    def tap(self) -> Tap:
+        from ..capture.recording import Tap
+
+        return Tap(self._capture, self._before_live_call, self._after_live_call)
+
+    @functools.cached_property
+    def spend(self) -> RunSpend:
+        """What a recording run has spent, shared with the other xdist workers when there are any."""
+        from ..gate.spend import RunSpend
+
+        workerinput = getattr(self.config, "workerinput", {})
+        shared = workerinput.get("llm_cost_spend")
+        return RunSpend(Path(shared) if shared else None, workerinput.get("workerid", "main"))
+
+    @functools.cached_property
+    def _reserved(self) -> Reservations:
+        from ..gate.spend import Reservations
+
+        return Reservations()
 
     @property
     def card(self) -> RateCard:
         if self._card is None:
+            from ..pricing import PriceFileError, RateCard, load_local_prices
+
             try:
                 local = load_local_prices(self.settings.prices_path)
             except PriceFileError as exc:
@@ -156,6 +175,9 @@ class Run:
     @property
     def baseline(self) -> Baseline:
         if self._baseline is None:
+            from ..files import FileFormatError
+            from ..gate.baseline import load_baseline
+
             try:
                 self._baseline = load_baseline(self.settings.baseline_path)
             except FileFormatError as exc:
@@ -167,8 +189,8 @@ class Run:
     def _owner(self) -> Ledger | None:
         """The ledger a call made here and now belongs to."""
         ledger = OWNER.get()
-        if ledger is None:
-            ledger = thread_owner()
+        if ledger is None and self._attribution is not None:
+            ledger = self._attribution.owner()
         return ledger if ledger is not None else self.current
 
     def _capture(self, exchange: Any, cassette: str | None, interaction: int | None) -> None:
@@ -222,6 +244,8 @@ class Run:
             for fixture in self._open_fixtures:
                 if fixture is not ledger and len(fixture) and not fixture.closed:
                     in_flight += measure(fixture.nodeid, fixture.snapshot(), self.card).usd
+            from ..gate.spend import guard
+
             stop = guard(
                 committed,
                 budget.limit.usd if budget is not None else None,
@@ -268,7 +292,11 @@ class Run:
                 f"--llm-cost-prune needs the whole suite, but this run selects tests ({self._selection_options()}); "
                 "run it without selecting tests"
             )
+        from ..capture.attribution import Attribution
+        from ..capture.network import NetworkBlock
+
         self.tap.install()
+        self._attribution = Attribution()
         self._attribution.install()
         if not self.settings.recording:
             self.network_block = NetworkBlock(self.settings.allow_hosts, self._blocked_message)
@@ -309,8 +337,10 @@ class Run:
         return bool(given) and given <= roots
 
     def pytest_unconfigure(self) -> None:
-        self.tap.uninstall()
-        self._attribution.uninstall()
+        if "tap" in self.__dict__:  # made only when a cassette or --llm-cost needed it
+            self.tap.uninstall()
+        if self._attribution is not None:
+            self._attribution.uninstall()
         if self._spend_folder is not None:
             shutil.rmtree(self._spend_folder, ignore_errors=True)
 
@@ -335,6 +365,10 @@ class Run:
         """Every ``cost_budget`` marker is valid, whichever plugin or conftest hook added it, before any test runs."""
         errors = []
         for item in session.items:
+            if item.get_closest_marker("cost_budget") is None:
+                continue
+            from ..gate.budgets import BudgetError
+
             try:
                 budget_of(item)
             except BudgetError as exc:
@@ -359,6 +393,8 @@ class Run:
         cassette: it gets the same secret stripping as the plugin's own cassettes."""
         item = self.current_item
         if item is not None and "llm_cost" in getattr(item, "fixturenames", ()):
+            from ..capture.recording import secure_recording_cassettes
+
             secure_recording_cassettes(vcr)
 
     @pytest.hookimpl(optionalhook=True)
@@ -399,6 +435,8 @@ class Run:
         token = OWNER.set(ledger)
         self.current = ledger
         if self.settings.enabled and self.settings.recording:  # the spend guard's budget
+            from ..gate.budgets import BudgetError
+
             try:
                 self.current_budget = budget_of(item)
             except BudgetError:
@@ -415,7 +453,8 @@ class Run:
             if block is not None:
                 block.uninstall()
             OWNER.reset(token)
-            self._reserved.clear()  # calls that never got an answer reserve nothing past their test
+            if "_reserved" in self.__dict__:  # calls that never got an answer reserve nothing past their test
+                self._reserved.clear()
             self.current = None
             self.current_budget = None
             self.current_item = None
@@ -449,7 +488,13 @@ class Run:
     def _explain_failure(
         self, item: pytest.Item, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[Any]
     ) -> None:
-        """Replace an SDK's "connection error" by what really happened: a cassette miss or the spend guard."""
+        """Replace an SDK's "connection error" by what really happened: a cassette miss, the spend
+        guard, or the network closed to a replaying run."""
+        if not self.settings.enabled and CASSETTE_KEY not in item.stash:
+            return  # neither this plugin's cassette nor its guards were involved
+        from ..capture.network import NetworkBlocked
+        from ..capture.recording import exception_chain, find_miss
+
         original = excinfo.exconly().splitlines()[0][:300]
         for link in exception_chain(excinfo.value):
             if isinstance(link, (SpendLimitExceeded, NetworkBlocked)):  # the plugin stopped the call
@@ -471,6 +516,9 @@ class Run:
         The verdict goes on the test's call report (its setup report when it never ran), which
         carries it to the controller; wide fixtures finished meanwhile go on the teardown report.
         """
+        from ..gate.budgets import BudgetError
+        from ..gate.judge import judge
+
         ledger = item.stash[LEDGER_KEY]
         cost = measure(item.nodeid, ledger.snapshot(), self.card)
         ledger.close(cost)
@@ -513,6 +561,8 @@ class Run:
         self, item: pytest.Item | None, report: pytest.TestReport | None
     ) -> list[tuple[str, TestCost, Verdict]]:
         """Judge the wide fixtures finished since the last call; a failing one fails ``report`` (a teardown)."""
+        from ..gate.judge import judge
+
         fixtures, self._fixtures_done = self._fixtures_done, []
         judged = []
         for fixture in fixtures:
@@ -565,6 +615,8 @@ class Run:
         status = getattr(report, "llm_cost_status", None)
         if status is None or not report.failed or report.when != "call":
             return None
+        from ..gate.judge import Status
+
         if getattr(report, "llm_cost_only", False) or status == Status.OVER_BUDGET:
             return "failed", "$", Status(status).word
         return None
@@ -610,6 +662,8 @@ class Run:
 
     def _receive(self, nodeid: str, data: dict[str, Any], verdict_data: dict[str, Any], kind: str = "test") -> TestCost:
         """A measured test or fixture reaches the controller (from this process, or a worker's report)."""
+        from ..gate.judge import Verdict
+
         known = self._measured.pop(nodeid, None)
         cost = known[0] if known is not None else TestCost.from_json(nodeid, data)
         if kind == "fixture" and nodeid in self.results and self.results[nodeid].usd >= cost.usd:
@@ -652,6 +706,9 @@ class Run:
         """The run's results and verdict, built once (on the controller) and rendered by every surface."""
         if self.final is not None:
             return self.final
+        from ..gate.judge import judge_run
+        from ..results import Results
+
         # Session-scoped fixtures torn down after the last test's report (a run stopped by -x).
         for nodeid, cost, verdict in self._judge_fixtures(None, None):
             self._receive(nodeid, cost.to_json(), verdict.to_json(), kind="fixture")
@@ -689,6 +746,8 @@ class Run:
             return
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             return
+        from ..files import FileFormatError, FileWriteError
+
         results, run = self.finish()
         path = self.settings.results_path
         try:
@@ -729,6 +788,8 @@ class Run:
         """A read-only file the run would replace stops it before any test runs, not after them all."""
         if self.is_worker:
             return
+        from ..files import FileWriteError, check_writable
+
         settings = self.settings
         outputs = [
             (settings.results_path, "results", "--llm-cost-results"),
@@ -752,6 +813,8 @@ class Run:
 
     def _update_baseline(self, results: Results) -> None:
         """Accept the run's usage into the baseline, merged under a lock with any update made meanwhile."""
+        from ..gate.baseline import save_update, update
+
         start = self.baseline
         prune: set[str] = set()
         not_pruned = ""
@@ -806,6 +869,9 @@ class Run:
         if owned_by_recording:
             yield LLMCost(ledger, lambda: self.card, None)
             return
+        from ..capture.persister import CassettePersister, CassetteReadError
+        from ..capture.recording import use_cassette
+
         path = Path(os.path.abspath(path))
         item.stash[CASSETTE_KEY] = str(path)
         name = self._cassette_name(str(path)) or str(path)
@@ -913,6 +979,8 @@ def _request_key(request: Any) -> int:
 
 
 def default_cassette_path(item: pytest.Item) -> Path:
+    from ..capture.recording import cassette_path
+
     cls = getattr(item, "cls", None)
     return cassette_path(Path(item.path), item.name, cls.__name__ if cls is not None else None)
 

@@ -394,17 +394,43 @@ def test_plain(llm_cost):
 
 
 def test_inactive_plugin_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
-    """Installed but not used, the plugin imports neither vcrpy nor tiktoken nor genai-prices."""
+    """Installed but not used, the plugin imports neither vcrpy nor tiktoken nor genai-prices, nor
+    its own readers, pricing, gate or capture code: not at start, not for a failing test, not for a
+    valid cost_budget marker."""
     pytester.makepyfile(
         test_imports="""
 import sys
 
+import pytest
+
+LIGHT = {
+    "pytest_llmcost",
+    "pytest_llmcost.fmt",
+    "pytest_llmcost.gate",
+    "pytest_llmcost.gate.allowance",
+    "pytest_llmcost.gate.budgets",
+    "pytest_llmcost.hooks",
+    "pytest_llmcost.hooks.run",
+    "pytest_llmcost.meter",
+    "pytest_llmcost.options",
+    "pytest_llmcost.plugin",
+    "pytest_llmcost.usage",
+}
+
+
+def test_a_failure():
+    assert False
+
+
+@pytest.mark.cost_budget(usd=1)
 def test_nothing_heavy():
     assert not {"vcr", "tiktoken", "genai_prices"} & set(sys.modules)
+    loaded = {name for name in sys.modules if name.startswith("pytest_llmcost")}
+    assert loaded <= LIGHT, sorted(loaded - LIGHT)
 """
     )
-    result = pytester.runpytest_subprocess("-p", "no:recording", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    result = pytester.runpytest_subprocess("-p", "no:recording", "-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
 
 
 def test_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:
