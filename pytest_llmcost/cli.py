@@ -318,7 +318,7 @@ def _update_baseline(args: argparse.Namespace, out: TextIO) -> int:
                 f"--prune needs results from a run that collected the suite, and {args.results} lists no "
                 "collected test; run `pytest --llm-cost` on the whole suite first"
             )
-        prune = set(baseline.entries) - set(results.collected) - set(results.tests)
+        prune = set(baselines.stale_entries(baseline.entries, results.collected, results.tests))
     new, summary = baselines.update(baseline, results.accepted(), prune=prune)
     if not args.dry_run and summary.any:
         # Another update may have written the file since it was read: this one's changes go on top.
@@ -485,9 +485,9 @@ def _where(row: Any) -> str:
 
 
 def _growth(row: Any) -> str:
-    from .gate.allowance import describe_ratio
+    from .fmt import growth
 
-    return "+" + (describe_ratio(row.delta_ratio) if row.delta_ratio is not None else "$" + format_usd(row.delta_usd))
+    return growth(row.delta_usd, row.base_usd)
 
 
 def _merge(args: argparse.Namespace, out: TextIO) -> int:

@@ -17,7 +17,6 @@ __all__ = [
     "plural",
     "short_money",
     "signed_money",
-    "tokens",
 ]
 
 #: How a status reads in a report (the gate's ``Status`` values); ``failed`` is a test that failed otherwise.
@@ -88,8 +87,3 @@ def growth(delta_usd: Decimal, base_usd: Decimal | None) -> str:
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``1 test``, ``2 tests``, ``3 baseline entries`` (with ``many``)."""
     return f"{count:,} {word if count == 1 else (many or word + 's')}"
-
-
-def tokens(count: int) -> str:
-    """``1,234 tokens``."""
-    return plural(count, "token")

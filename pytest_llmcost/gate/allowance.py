@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-__all__ = ["Allowance", "describe_ratio", "parse_allowance"]
+__all__ = ["Allowance", "parse_allowance"]
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,3 @@ def parse_allowance(value: object) -> Allowance:
         else:
             tokens = int(match["tok"].replace("_", "").replace(",", ""))
     return Allowance(ratio=ratio, usd=usd, tokens=tokens, text=text)
-
-
-def describe_ratio(ratio: Decimal) -> str:
-    """A ratio as a percentage with one decimal: ``Decimal('0.2461841')`` -> ``24.6%``."""
-    return f"{ratio * 100:.1f}%"

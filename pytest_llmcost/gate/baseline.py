@@ -34,6 +34,7 @@ __all__ = [
     "price_book",
     "rebase",
     "save_update",
+    "stale_entries",
     "update",
 ]
 
@@ -324,6 +325,12 @@ def book_of(cost: TestCost, step: str | None = None, *, within: bool = False) ->
             line = Line(calls=1, tokens=record.tokens, usd=record.usd, per_call=() if usage.plain else (usage,))
         models[key] = models[key] + line if key in models else line
     return Book(models=models, calls=len(seqs))
+
+
+def stale_entries(entry_ids: Iterable[str], collected: Iterable[str], metered: Iterable[str]) -> list[str]:
+    """The entries a run that collected the whole suite neither collected nor metered (a wide
+    fixture's entry is metered, never collected): stale, and what ``--llm-cost-prune`` drops."""
+    return sorted(set(entry_ids) - set(collected) - set(metered))
 
 
 def entry_of(cost: TestCost) -> Entry:

@@ -22,7 +22,7 @@ from ..fmt import format_usd, short_money
 from ..pricing import RateCard, unpriced_snippet
 from ..usage import TestCost
 from .allowance import Allowance, parse_allowance
-from .baseline import Entry
+from .baseline import Entry, stale_entries
 from .budgets import Budget, check, unknown_steps
 from .compare import Comparison, StepDelta, compare
 
@@ -309,7 +309,7 @@ def judge_run(
     metered = {verdict.nodeid for verdict in verdicts if (cost := costs.get(verdict.nodeid)) and cost.records}
     stale: list[str] = []
     if collected is not None and baseline_exists:
-        stale = sorted(known - set(collected) - {verdict.nodeid for verdict in verdicts})
+        stale = stale_entries(known, collected, (verdict.nodeid for verdict in verdicts))
     return summarize(
         verdicts,
         costs,

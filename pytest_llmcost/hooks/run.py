@@ -813,14 +813,14 @@ class Run:
 
     def _update_baseline(self, results: Results) -> None:
         """Accept the run's usage into the baseline, merged under a lock with any update made meanwhile."""
-        from ..gate.baseline import save_update, update
+        from ..gate.baseline import save_update, stale_entries, update
 
         start = self.baseline
         prune: set[str] = set()
         not_pruned = ""
         if self.settings.prune and results.collected is not None:
             if results.collected:
-                prune = set(start.entries) - set(results.collected) - set(results.tests)
+                prune = set(stale_entries(start.entries, results.collected, results.tests))
             else:  # a run that found no test cannot tell a removed test from a misconfigured run
                 not_pruned = "; not pruned: this run collected no test"
         new, summary = update(start, results.accepted(), prune=prune)
