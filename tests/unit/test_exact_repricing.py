@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from pytest_llmcost.gate.allowance import parse_allowance
 from pytest_llmcost.gate.baseline import Baseline, entry_of, load_baseline
-from pytest_llmcost.gate.compare import compare
+from pytest_llmcost.gate.compare import Comparison, compare
 from pytest_llmcost.pricing import RateCard
 from pytest_llmcost.usage import Call, Dims, TestCost, Tokens
 
@@ -49,6 +49,30 @@ def _tiered_models() -> list[tuple[str, str, int]]:
 TIERED = _tiered_models()
 
 
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the baselines of this module go (module-scoped: the property tests draw many examples)."""
+    return tmp_path_factory.mktemp("baselines")
+
+
+def _reread(cost: TestCost, card: RateCard, path: Path) -> tuple[Comparison, str]:
+    """``cost`` written to ``path`` as a baseline and read back, as the next run reads it, then
+    compared with ``cost`` itself at ``card``'s prices; and the file's text."""
+    Baseline(entries={"t.py::test": entry_of(cost)}).write(path)
+    entry = load_baseline(path).entries["t.py::test"]
+    return compare("t.py::test", entry, cost, card, parse_allowance("0%"), Decimal(0)), path.read_text()
+
+
+def _assert_exact(comparison: Comparison, cost: TestCost) -> None:
+    """Both sides are the metered cost to the last digit, step by step, and no drift is invented."""
+    assert comparison.total.now_usd == cost.usd
+    assert comparison.total.base_usd == cost.usd
+    assert comparison.drift_usd == 0
+    assert not comparison.regressed
+    for delta in comparison.steps:
+        assert delta.base_usd == delta.now_usd
+
+
 def test_the_rate_card_has_tiered_models() -> None:
     """The property below draws from a real list: a card with no tiers would make it vacuous."""
     assert len(TIERED) > 20
@@ -72,7 +96,9 @@ def _calls(draw: Any) -> tuple[str, str, list[Tokens]]:
 
 @settings(max_examples=300, deadline=None)
 @given(_calls())
-def test_the_comparison_equals_the_metered_cost_for_any_mix_of_calls(drawn: tuple[str, str, list[Tokens]]) -> None:
+def test_the_comparison_equals_the_metered_cost_for_any_mix_of_calls(
+    folder: Path, drawn: tuple[str, str, list[Tokens]]
+) -> None:
     provider, model, vectors = drawn
     records = []
     for seq, tokens in enumerate(vectors):
@@ -81,18 +107,7 @@ def test_the_comparison_equals_the_metered_cost_for_any_mix_of_calls(drawn: tupl
         records.append(Call(seq, "step" if seq % 2 else None, provider, model, tokens, usd))
     cost = TestCost.from_calls("t.py::test", records)
 
-    # Through the file and back, as a committed baseline is read by the next run.
-    path = _tmp() / "baseline.json"
-    Baseline(entries={"t.py::test": entry_of(cost)}).write(path)
-    entry = load_baseline(path).entries["t.py::test"]
-
-    comparison = compare("t.py::test", entry, cost, CARD, parse_allowance("0%"), Decimal(0))
-    assert comparison.total.now_usd == cost.usd
-    assert comparison.total.base_usd == cost.usd
-    assert comparison.drift_usd == 0
-    assert not comparison.regressed
-    for delta in comparison.steps:
-        assert delta.base_usd == delta.now_usd
+    _assert_exact(_reread(cost, CARD, folder / "baseline.json")[0], cost)
 
 
 def test_calls_across_a_tier_are_not_averaged() -> None:
@@ -115,26 +130,6 @@ def test_calls_across_a_tier_are_not_averaged() -> None:
     assert comparison.total.now_usd == after.usd > before.usd * Decimal("1.5")
     assert comparison.regressed
     assert comparison.drift_usd == 0
-
-
-_TMP: list[Path] = []
-
-
-def _tmp() -> Path:
-    if not _TMP:
-        import tempfile
-
-        _TMP.append(Path(tempfile.mkdtemp(prefix="llm-cost-reprice-")))
-    return _TMP[0]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _clean_tmp() -> Any:
-    yield
-    import shutil
-
-    for path in _TMP:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 # -- service tiers and billed dimensions ------------------------------------------------------
@@ -187,7 +182,7 @@ def _extra_calls(draw: Any) -> tuple[str, str, list[tuple[Tokens, Dims, str | No
 @settings(max_examples=150, deadline=None)
 @given(_extra_calls())
 def test_tiers_and_billed_dimensions_are_re_priced_exactly(
-    drawn: tuple[str, str, list[tuple[Tokens, Dims, str | None]]],
+    folder: Path, drawn: tuple[str, str, list[tuple[Tokens, Dims, str | None]]]
 ) -> None:
     """Each call's dimensions and tier travel in ``per_call``: the baseline re-prices to the metered cost."""
     provider, model, calls = drawn
@@ -200,19 +195,10 @@ def test_tiers_and_billed_dimensions_are_re_priced_exactly(
         )
     cost = TestCost.from_calls("t.py::test", records)
 
-    path = _tmp() / "baseline-extras.json"
-    Baseline(entries={"t.py::test": entry_of(cost)}).write(path)
-    entry = load_baseline(path).entries["t.py::test"]
-
-    comparison = compare("t.py::test", entry, cost, LATER, parse_allowance("0%"), Decimal(0))
-    assert comparison.total.base_usd == cost.usd
-    assert comparison.total.now_usd == cost.usd
-    assert comparison.drift_usd == 0
-    for delta in comparison.steps:
-        assert delta.base_usd == delta.now_usd
+    _assert_exact(_reread(cost, LATER, folder / "baseline-extras.json")[0], cost)
 
 
-def test_a_tier_changes_the_price_and_survives_the_file() -> None:
+def test_a_tier_changes_the_price_and_survives_the_file(folder: Path) -> None:
     """One flex call: the file keeps its tier after the counts, and the re-priced total is the flex price."""
     tokens = Tokens(input=1_000_000, output=1_000_000)
     card = LATER
@@ -222,10 +208,6 @@ def test_a_tier_changes_the_price_and_survives_the_file() -> None:
     assert default is not None
     assert flex < default
     cost = TestCost.from_calls("t.py::test", [Call(0, None, "openai", "o3", tokens, flex, service_tier="flex")])
-    path = _tmp() / "baseline-flex.json"
-    Baseline(entries={"t.py::test": entry_of(cost)}).write(path)
-    raw = path.read_text()
+    comparison, raw = _reread(cost, card, folder / "baseline-flex.json")
     assert '"tier": "flex"' in raw
-    entry = load_baseline(path).entries["t.py::test"]
-    comparison = compare("t.py::test", entry, cost, card, parse_allowance("0%"), Decimal(0))
     assert comparison.total.base_usd == flex
