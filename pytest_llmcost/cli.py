@@ -23,6 +23,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 MAIN_EPILOG = """\
 examples:
+  llm-cost init
   llm-cost inspect tests/cassettes/test_agent/test_research.yaml
   llm-cost update-baseline --dry-run
   llm-cost diff llm-cost-baseline.json .llm-cost/results.json --fail-on 10%
@@ -36,7 +37,12 @@ INSPECT_EPILOG = """\
 examples:
   llm-cost inspect tests/cassettes/test_agent/test_research.yaml
   llm-cost inspect tests/cassettes/**/*.yaml --json > usage.json
+  llm-cost inspect tests/
+      every .yaml and .yml file under tests/; files that are not vcrpy cassettes
+      (gRPC or websocket recordings, other YAML) are skipped with one line each
   llm-cost inspect cassette.yaml --prices llm-cost-prices.yaml
+
+Exit status 0 when at least one cassette was read, 2 when none was.
 """
 
 
@@ -59,6 +65,12 @@ examples:
   llm-cost report .llm-cost/results.json
       write .llm-cost/report.html, compared with llm-cost-baseline.json when it exists
   llm-cost report artifacts/results.json --baseline main/llm-cost-baseline.json -o cost.html --markdown cost.md
+  git show origin/main:llm-cost-baseline.json > base.json
+  llm-cost report .llm-cost/results.json --base-baseline base.json --markdown summary.md
+      judge a pull request against its base branch: an increase its own baseline accepted shows as accepted
+
+Under GitHub Actions the Markdown links to the run's page (or --artifact-url), and
+`changed=true|false` is appended to $GITHUB_OUTPUT so a workflow can comment only on a change.
 """
 
 DIFF_EPILOG = """\
@@ -81,6 +93,18 @@ examples:
 """
 
 
+INIT_EPILOG = """\
+examples:
+  llm-cost init
+      set up the project in this folder: ini options, .gitignore, the GitHub workflow
+  llm-cost init --dir services/agent
+      a project in a sub-folder of the repository: the workflow's LLM_COST_DIR is services/agent
+
+Nothing is overwritten: an option already set, an ignored .llm-cost/ and an existing workflow
+are kept. A second run changes nothing and says so.
+"""
+
+
 class CLIError(Exception):
     """A problem with the command's input: printed as one line, exit status 2."""
 
@@ -100,6 +124,20 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
+    initializer = commands.add_parser(
+        "init",
+        help="set a project up: ini options, .gitignore, the GitHub workflow",
+        description="Set a project up for pytest-llmcost: the llm_cost options in its pytest configuration "
+        "(pyproject.toml, or the pytest.ini it uses), .llm-cost/ in .gitignore, and the GitHub workflow at "
+        "the repository's root. Prints what it changed and the three commands that finish the set-up.",
+        epilog=INIT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    initializer.add_argument(
+        "--dir", type=Path, default=Path("."), metavar="DIR", help="the project's folder (default: this one)"
+    )
+    initializer.set_defaults(run=_init)
+
     inspect = commands.add_parser(
         "inspect",
         help="meter cassettes without running tests",
@@ -108,7 +146,13 @@ def _parser() -> argparse.ArgumentParser:
         epilog=INSPECT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    inspect.add_argument("cassettes", nargs="+", type=Path, metavar="CASSETTE", help="cassette YAML files")
+    inspect.add_argument(
+        "cassettes",
+        nargs="+",
+        type=Path,
+        metavar="CASSETTE",
+        help="cassette YAML files, or folders to search for them",
+    )
     inspect.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     inspect.add_argument(
         "--prices",
@@ -163,6 +207,14 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, default=Path(".llm-cost/report.html"), metavar="FILE", help="HTML file to write"
     )
     report.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary here")
+    report.add_argument(
+        "--base-baseline",
+        type=Path,
+        metavar="PATH",
+        help="judge the run against this baseline (the base branch's); a missing file is an empty baseline",
+    )
+    report.add_argument("--no-html", action="store_true", help="write only the Markdown summary")
+    report.add_argument("--artifact-url", metavar="URL", help="absolute link to the full report, for the Markdown")
     _common_pricing(report)
     report.set_defaults(run=_report)
 
@@ -237,20 +289,91 @@ def _card(path: Path) -> RateCard:
         raise CLIError(str(exc)) from None
 
 
+def _init(args: argparse.Namespace, out: TextIO) -> int:
+    from .init import InitError, init, next_commands
+
+    try:
+        setup = init(args.dir)
+    except InitError as exc:
+        raise CLIError(str(exc)) from None
+    for change in setup.changes:
+        out.write(f"  {change.action:<8} {_shown(change.path)}: {change.what}\n")
+    if setup.changed:
+        out.write(f"llm-cost init: set up {_shown(setup.project)} for pytest-llmcost\n")
+    else:
+        out.write(f"llm-cost init: nothing to change; {_shown(setup.project)} is already set up\n")
+    workflow = next((c for c in setup.changes if c.path.name == "llm-cost.yml" and c.action == "created"), None)
+    if workflow is not None:
+        out.write(f"edit the Install step of {_shown(workflow.path)} to install your project and pytest-llmcost\n")
+    where = "" if setup.project == Path.cwd().resolve() else f" (from {_shown(setup.project)})"
+    out.write(f"next{where}:\n")
+    for number, (why, command) in enumerate(next_commands(setup), start=1):
+        out.write(f"  {number}. {why}:\n       {command}\n")
+    return EXIT_OK
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is under it, else as it is."""
+    try:
+        relative = path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+    return relative or "."
+
+
+def _cassette_files(paths: Sequence[Path]) -> list[Path]:
+    """The files given, with each folder replaced by the YAML files under it (sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(
+                found for found in path.rglob("*") if found.suffix.lower() in (".yaml", ".yml") and found.is_file()
+            )
+        else:
+            files.append(path)
+    return files
+
+
 def _inspect(args: argparse.Namespace, out: TextIO) -> int:
     from .capture.cassettes import CassetteError, read_cassette
-    from .meter import Captured, measure
-    from .report.terminal import money, plural
+    from .meter import NO_TOKENIZER, Captured, measure
+    from .providers.estimate import remember_failures
+    from .report.terminal import estimate_label, money, plural
 
+    err: TextIO = getattr(args, "err", None) or sys.stderr
     card = _card(args.prices)
+    remember_failures()  # offline without tiktoken's data: one failed load, not one per estimated call
+    files = _cassette_files(args.cassettes)
+    if not files:
+        folders = ", ".join(repr(str(path)) for path in args.cassettes)
+        raise CLIError(f"no .yaml or .yml file under {folders}")
     records: list[Call] = []
-    for path in args.cassettes:
+    skipped: list[str] = []
+    read = 0
+    for path in files:
         try:
             interactions = read_cassette(path)
-        except (CassetteError, OSError) as exc:
+        except OSError as exc:  # a file named on the command line that cannot be opened
             raise CLIError(str(exc)) from None
+        except CassetteError as exc:  # gRPC or websocket recordings, other YAML: not ours to meter
+            skipped.append(str(exc))
+            continue
+        read += 1
         captured = [Captured(exchange, None, str(path), index) for index, exchange in interactions]
         records += measure(str(path), captured, card).records
+    if not read and len(files) == 1:
+        raise CLIError(skipped[0])
+    for reason in skipped:
+        err.write(f"llm-cost inspect: skipped {reason}\n")
+    if not read:
+        raise CLIError(f"none of the {plural(len(files), 'file')} is a vcrpy cassette")
+    blind = [record for record in records if (record.note or "").startswith(NO_TOKENIZER)]
+    if blind:
+        err.write(
+            f"llm-cost inspect: {plural(len(blind), 'call')} without reported usage could not be estimated "
+            "(counted as 0 tokens): tiktoken's encoding could not be loaded; point TIKTOKEN_CACHE_DIR at a "
+            "folder holding it (run once with network to fill it)\n"
+        )
     if args.json:
         rows = [
             {
@@ -280,7 +403,9 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
         name = name if len(name) <= 48 else "…" + name[-47:]
         model = (record.model or "?") + (f" {record.part}" if record.part else "")
         flags = "".join(
-            f" [{flag}]" for flag, on in (("estimated", record.estimated), ("unpriced", record.unpriced)) if on
+            f" [{flag}]"
+            for flag, on in ((estimate_label(record), record.estimated), ("unpriced", record.unpriced))
+            if on
         )
         out.write(
             f"{name:<48} {record.interaction if record.interaction is not None else '-':>3} {model[:32]:<32} "
@@ -296,7 +421,8 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"{'':<53}{'; '.join(extra)}\n")
     total = sum((record.usd for record in records), Decimal(0))
     calls = len({(record.cassette, record.seq) for record in records})
-    out.write(f"total: {plural(calls, 'LLM call')} in {plural(len(args.cassettes), 'cassette')}, {money(total)}\n")
+    skipped_text = f" ({plural(len(skipped), 'file')} skipped)" if skipped else ""
+    out.write(f"total: {plural(calls, 'LLM call')} in {plural(read, 'cassette')}{skipped_text}, {money(total)}\n")
     return EXIT_OK
 
 
@@ -347,18 +473,58 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
 
     results = load_results(args.results)
     legacy = not results.run and Path("llm-cost-baseline.json").exists()  # format 1 kept no run verdict
-    if args.baseline is not None or args.noise_floor is not None or legacy:
+    if args.base_baseline is not None:
+        results, run = _against_base(results, args, out)
+    elif args.baseline is not None or args.noise_floor is not None or legacy:
         results, run = _rejudged(results, args)
     else:
         run = results.run_verdict()  # the run's own judgement, as it was made
     report = build_report(results, run)
-    write_html(report, args.output)
-    out.write(f"report: {args.output}\n")
+    if not args.no_html:
+        write_html(report, args.output)
+        out.write(f"report: {args.output}\n")
     if args.markdown is not None:
-        link = os.path.relpath(args.output.resolve(), args.markdown.resolve().parent)
+        link = args.artifact_url or _run_url()
+        if link is None and not args.no_html:
+            link = os.path.relpath(args.output.resolve(), args.markdown.resolve().parent)
         write_atomic(args.markdown, summary_markdown(report, report_link=link))
         out.write(f"summary: {args.markdown}\n")
+    github_output = os.environ.get("GITHUB_OUTPUT")
+    if github_output:
+        with open(github_output, "a", encoding="utf-8") as handle:
+            handle.write(f"changed={'true' if report.changed else 'false'}\n")
     return EXIT_OK
+
+
+def _run_url() -> str | None:
+    """The page of the GitHub Actions run this command is part of, where its artifacts are listed."""
+    server, repo, run = (os.environ.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    if os.environ.get("GITHUB_ACTIONS") != "true" or not (server and repo and run):
+        return None
+    return f"{server}/{repo}/actions/runs/{run}"
+
+
+def _against_base(results: Any, args: argparse.Namespace, out: TextIO) -> tuple[Any, Any]:
+    """``results`` judged against the base branch's baseline; the run's own baseline says what was accepted."""
+    import dataclasses
+
+    from .gate.baseline import Baseline, load_baseline
+    from .gate.rejudge import judge_results
+
+    base_path: Path = args.base_baseline
+    if base_path.exists():
+        base = load_baseline(base_path)
+    else:
+        out.write(f"{base_path}: no baseline on the base branch; every test is new to it\n")
+        base = Baseline(path=base_path, exists=True)
+    own_path = args.baseline or Path("llm-cost-baseline.json")
+    own = load_baseline(own_path) if own_path.exists() else None
+    rules = results.rules
+    if args.noise_floor is not None:
+        rules = dataclasses.replace(rules, noise_floor=args.noise_floor)
+    return judge_results(
+        results, base, _card(args.prices), rules=rules, label=f"{base_path} (base branch)", own=own or Baseline()
+    )
 
 
 def _rejudged(results: Any, args: argparse.Namespace) -> tuple[Any, Any]:
@@ -386,10 +552,14 @@ def _entries(path: Path) -> dict[str, Any]:
     data = read_json(path, "results or baseline")
     tests = data.get("tests") if isinstance(data, dict) else None
     if isinstance(tests, dict) and any(isinstance(t, dict) and "records" in t for t in tests.values()):
-        return {nodeid: entry_of(test) for nodeid, test in load_results(path).tests.items() if test.records}
+        return {nodeid: entry_of(test) for nodeid, test in load_results(path, data).tests.items() if test.records}
     if isinstance(data, dict) and "summary" in data:  # a results file with no metered test
         return {}
     return dict(load_baseline(path).entries)
+
+
+#: The most a Markdown diff writes, in bytes: GitHub's step summary takes at most 1 MiB.
+MARKDOWN_BYTES = 1_000_000
 
 
 def _diff(args: argparse.Namespace, out: TextIO) -> int:
@@ -447,11 +617,20 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
                 md_dollars(row.head_usd),
                 md_signed(row.delta_usd),
                 md_ratio(row.delta_ratio),
+                row.why.replace("|", "\\|"),
             ]
-            for row in [*rows, total]
+            for row in [total, *rows]
             if row is total or row.delta_usd or row.base_usd is None or row.head_usd is None
         ]
-        lines += markdown_table(["test / step", "base", "head", "Δ", "Δ%"], table, "lrrrr")
+        lines += markdown_table(["test / step", "base", "head", "Δ", "Δ%", "why"], [], "lrrrrl")
+        size = sum(len(line.encode()) + 1 for line in lines)
+        for index, cells in enumerate(table):
+            line = "| " + " | ".join(cells) + " |"
+            if size + len(line.encode()) + 1 > MARKDOWN_BYTES:  # GitHub's step summary takes 1 MiB
+                lines += ["", f"…and {len(table) - index:,} more rows: `llm-cost diff --format json` lists them all."]
+                break
+            lines.append(line)
+            size += len(line.encode()) + 1
         out.write("\n".join(lines) + "\n")
     else:
         out.write(f"llm-cost diff: {args.base} -> {args.head} ({rate_card_label(card.describe())})\n")
@@ -472,6 +651,8 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
                 f"{name:<60} {md_dollars(row.base_usd):>11} {md_dollars(row.head_usd):>11} "
                 f"{('+' if row.delta_usd >= 0 else '-') + short_money(abs(row.delta_usd)):>11} {ratio:>8}\n"
             )
+            if row.why:
+                out.write(f"{'':<4}why: {row.why}\n")
         out.write(f"{len(changed)} of {len(tests)} tests changed ({added} new, {removed} gone)\n")
     if over:
         names = ", ".join(f"{_where(row)} ({_growth(row)})" for row in over[:5])
@@ -491,73 +672,14 @@ def _growth(row: Any) -> str:
 
 
 def _merge(args: argparse.Namespace, out: TextIO) -> int:
-    from .pricing import rate_card_label
-    from .results import Results, load_results
-    from .usage import TestCost
+    from .results import MergeConflict, merge_results
 
-    merged: dict[str, Any] = {}
-    origin: dict[str, Path] = {}
-    outcomes: dict[str, str] = {}
-    verdicts: dict[str, Any] = {}
-    runs: dict[str, int] = {}
-    unattributed: list[TestCost] = []
-    new: set[str] = set()
-    stale: set[str] | None = None
-    collected: set[str] | None = set()
-    first: Results | None = None
-    first_path: Path | None = None
-    for path in args.results:
-        results = load_results(path)
-        if first is None:
-            first, first_path = results, path
-        elif dict(results.rate_card) != dict(first.rate_card):
-            raise CLIError(
-                f"{path} was priced by {rate_card_label(results.rate_card)}, {first_path} by "
-                f"{rate_card_label(first.rate_card)}; merge the results of one run"
-            )
-        elif results.rules.to_json() != first.rules.to_json():
-            raise CLIError(
-                f"{path} was judged with {_rules_text(results.rules)}, {first_path} with {_rules_text(first.rules)}; "
-                "run every shard with the same llm-cost options"
-            )
-        for nodeid, test in results.tests.items():
-            if nodeid in merged:
-                if results.kind(nodeid) == "fixture":  # a wide fixture set up in two shards: one entry
-                    continue
-                raise CLIError(f"{nodeid} is in both {origin[nodeid]} and {path}: a test must run in one shard only")
-            merged[nodeid], origin[nodeid] = test, path
-            outcomes[nodeid] = results.outcomes.get(nodeid, "passed")
-            if nodeid in results.verdicts:
-                verdicts[nodeid] = results.verdicts[nodeid]
-        runs.update(results.runs_per_day)
-        unattributed += results.unattributed
-        new |= set(results.run.get("new", ()))
-        shard_stale = set(results.run.get("stale", ()))
-        stale = shard_stale if stale is None else stale & shard_stale
-        if results.collected is None or collected is None:
-            collected = None
-        else:
-            collected |= set(results.collected)
-    assert first is not None
-    combined = Results(
-        tests=merged,
-        rate_card=first.rate_card,
-        outcomes=outcomes,
-        collected=None if collected is None else tuple(sorted(collected)),
-        verdicts=verdicts,
-        runs_per_day=runs,
-        rules=first.rules,
-        run={**first.run, "new": sorted(new), "stale": sorted(stale or ())},
-        unattributed=tuple(unattributed),
-    )
-    combined.write(args.output)
-    out.write(f"{args.output}: {len(merged)} tests from {len(args.results)} results files\n")
+    try:
+        count = merge_results(args.results, args.output)
+    except MergeConflict as exc:
+        raise CLIError(str(exc)) from None
+    out.write(f"{args.output}: {count} tests from {len(args.results)} results files\n")
     return EXIT_OK
-
-
-def _rules_text(rules: Any) -> str:
-    data = rules.to_json()
-    return ", ".join(f"{key} {value}" for key, value in sorted(data.items()))
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -570,6 +692,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    args.err = err
     try:
         return int(args.run(args, out))
     except CheckFailed as exc:

@@ -1,7 +1,8 @@
 """Deterministic JSON files, written atomically, read with validation, updated under a lock.
 
-Every file pytest-llmcost writes carries a ``format`` version, sorted keys, two-space indent
-and a trailing newline, so that committed files diff well in a pull request. A write goes to
+Every file pytest-llmcost writes carries a ``format`` version, sorted keys and a trailing
+newline, so that committed files diff well in a pull request: the baseline with a two-space
+indent, the results file compact (CPython's C encoder) with one test per line. A write goes to
 a temporary file in the same folder and is renamed over the target: a reader never sees half
 a file, and an interrupted run leaves the old file as it was. A read-only file is never
 replaced. Reading rejects what JSON parsers let through but no file of ours holds: text that is
@@ -18,7 +19,7 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ __all__ = [
     "FileWriteError",
     "check_writable",
     "dump_json",
+    "dump_json_lines",
+    "encode_compact",
     "locked",
     "read_json",
     "write_atomic",
@@ -72,6 +75,46 @@ def check_writable(path: Path, purpose: str, fix: str) -> None:
 
 def dump_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+#: Compact, sorted JSON: with no indent, CPython encodes through its C encoder (several times faster).
+_COMPACT = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class RawJSON(str):
+    """A value already encoded by :func:`encode_compact`: :func:`dump_json_lines` writes it as it is."""
+
+    __slots__ = ()
+
+
+def encode_compact(value: Any) -> RawJSON:
+    """``value`` as compact, sorted JSON (one line), to hand to :func:`dump_json_lines` later."""
+    return RawJSON(_COMPACT.encode(value))
+
+
+def dump_json_lines(data: Mapping[str, Any], lines: Collection[str] = ()) -> str:
+    """``data`` as compact JSON, deterministic and still diffable: one top-level key per line, and
+    one line per entry of the objects named in ``lines`` (a test each, for the results file).
+
+    Sorted keys and a trailing newline, as :func:`dump_json`; a changed test is a changed line.
+    An entry that is a :class:`RawJSON` is written as it is.
+    """
+
+    def encode(value: Any) -> str:
+        return value if isinstance(value, RawJSON) else _COMPACT.encode(value)
+
+    out = ["{"]
+    keys = sorted(data)
+    for number, key in enumerate(keys):
+        comma = "," if number < len(keys) - 1 else ""
+        value = data[key]
+        if key in lines and isinstance(value, Mapping) and value:
+            entries = [f"{encode(name)}:{encode(value[name])}" for name in sorted(value)]
+            out += [f"{encode(key)}:{{", ",\n".join(entries), f"}}{comma}"]
+        else:
+            out.append(f"{encode(key)}:{encode(value)}{comma}")
+    out.append("}\n")
+    return "\n".join(out)
 
 
 def write_atomic(path: Path, text: str) -> None:

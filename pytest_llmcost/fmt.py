@@ -22,6 +22,8 @@ __all__ = [
 #: How a status reads in a report (the gate's ``Status`` values); ``failed`` is a test that failed otherwise.
 STATUS_LABELS = {
     "regressed": "regressed",
+    "cache_regressed": "cache regressed",
+    "accepted": "accepted",
     "over_budget": "over budget",
     "unknown_step": "unknown step",
     "unpriced": "unpriced",

@@ -8,6 +8,7 @@ reference to a list; reading usage and pricing happen later, once per test.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import functools
 import inspect
 import threading
@@ -144,14 +145,15 @@ class Ledger:
         return len(self.captured)
 
 
-def measure(nodeid: str, captured: Sequence[Captured], card: RateCard) -> TestCost:
+def measure(nodeid: str, captured: Sequence[Captured], card: RateCard, *, segments: bool = False) -> TestCost:
     """Read, settle and price what a test consumed: one :class:`Call` per billed line.
 
     An exchange that is not an LLM call is dropped, unless the local price file charges its URL
     per request. A call to an LLM host that no reader understands (a new endpoint) and that may
     bill is kept as an unpriced call whose note says how to price it. LLM exchanges that bill
     nothing (an HTTP error, a queued background job, a poll of a response already counted) stay
-    in the record at $0 with a note.
+    in the record at $0 with a note. With ``segments``, each call's prompt is also measured by
+    part (tool definitions, system prompt, earlier conversation, latest message), to explain a change.
     """
     from . import providers
     from .providers.estimate import estimate_tokens
@@ -218,8 +220,34 @@ def measure(nodeid: str, captured: Sequence[Captured], card: RateCard) -> TestCo
                 model = line.model or found.model
                 price = card.price(provider, model, line.tokens, line.dims, tier).usd
                 records.append(_call(where, model, line.tokens, price, part=line.part, dims=line.dims, tier=tier))
+        if segments and records and records[-1].seq == seq and records[-1].billed:
+            first = next(index for index, record in enumerate(records) if record.seq == seq)
+            measured = _segments(exchange, records[first].model)
+            if measured:
+                records[first] = dataclasses.replace(records[first], segments=measured)
         seq += 1
     return TestCost.from_calls(nodeid, records)
+
+
+def _segments(exchange: Exchange, model: str | None) -> tuple[tuple[str, int], ...]:
+    from .providers.segments import prompt_parts, segment_tokens
+
+    parts = prompt_parts(exchange)
+    return tuple(segment_tokens(parts, model).items()) if parts else ()
+
+
+def prompts(captured: Sequence[Captured]) -> list[tuple[int, str | None, dict[str, str]]]:
+    """Each request's prompt by part, numbered from 1 in the order the test sent them, with the
+    model it names: what :func:`~pytest_llmcost.providers.segments.find_divergence` reads."""
+    from .providers.estimate import request_model
+    from .providers.segments import prompt_parts
+
+    found = []
+    for number, item in enumerate(captured, 1):
+        parts = prompt_parts(item.exchange)
+        if parts:
+            found.append((number, request_model(item.exchange.url, item.exchange.request_json), parts))
+    return found
 
 
 def _request_fee_hint(exchange: Exchange) -> str:
@@ -240,7 +268,8 @@ def _no_tokenizer(exc: BaseException) -> str:
     reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
     return (
         f"{NO_TOKENIZER} ({reason}): counted as 0 tokens. Point TIKTOKEN_CACHE_DIR at a folder holding "
-        "tiktoken's encodings, or ask the provider for usage (OpenAI streams: stream_options include_usage)"
+        "tiktoken's encodings, or ask the provider for usage (OpenAI streams: stream_options include_usage; "
+        "LangChain: stream_usage=True)"
     )
 
 

@@ -57,6 +57,18 @@ def parse_delta(value: str) -> Allowance:
 parse_delta.__name__ = "delta"
 
 
+def parse_cache_drop_option(value: str) -> Decimal:
+    from .gate.allowance import parse_cache_drop
+
+    try:
+        return parse_cache_drop(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+parse_cache_drop_option.__name__ = "cache drop"
+
+
 def parse_usd(value: str) -> Decimal:
     text = value.strip().removeprefix("$").strip()
     try:
@@ -89,6 +101,46 @@ def parse_path(value: str) -> str:
     if "\x00" in text:
         raise argparse.ArgumentTypeError(f"{value!r} is not a valid path")
     return text
+
+
+def parse_dirs(value: str) -> tuple[str, ...]:
+    """``tests/agents tests/llm``: directories, space- or comma-separated."""
+    dirs = tuple(part for part in value.replace(",", " ").split() if part)
+    for folder in dirs:
+        if "\x00" in folder:
+            raise argparse.ArgumentTypeError(f"{folder!r} is not a valid path")
+    return dirs
+
+
+parse_dirs.__name__ = "directories"
+
+
+def _url_prefix(text: str, example: str) -> str:
+    from urllib.parse import urlsplit
+
+    url = text.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"{text.strip()!r} is not an http(s) URL: {example}")
+    return url
+
+
+def parse_record_host(value: str) -> tuple[tuple[str, str], ...]:
+    """``http://127.0.0.1:8089 = https://api.openai.com``: a URL (prefix) used while recording, and the
+    provider URL the cassette stores instead."""
+    example = "write '<URL used while recording> = <provider URL>' ('http://127.0.0.1:8089 = https://api.openai.com')"
+    source, sep, target = value.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{value.strip()!r} has no '=': {example}")
+    return ((_url_prefix(source, example), _url_prefix(target, example)),)
+
+
+parse_record_host.__name__ = "record host"
+
+
+def ini_path(text: str) -> str:
+    """A path from the ini file, which a team shares across systems: ``reports\\cost.html`` is ``reports/cost.html``."""
+    return text.replace("\\", "/")
 
 
 def parse_runs_per_day(lines: Any) -> tuple[tuple[str, int], ...]:
@@ -125,6 +177,8 @@ class Option:
     metavar: str | None = None
     is_flag: bool = False
     choices: tuple[str, ...] | None = None
+    multiple: bool = False
+    """Repeatable on the command line, one value a line in the ini (``linelist``)."""
 
     @property
     def dest(self) -> str:
@@ -199,6 +253,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="USD",
     ),
     Option(
+        "--llm-cost-cache-drop",
+        "llm_cost_cache_drop",
+        "how far the share of input read from a prompt cache may fall below the baseline's before a test "
+        "fails: '10%' of input (default), or 'off'",
+        parse_cache_drop_option,
+        "10%",
+        metavar="POINTS",
+    ),
+    Option(
         "--llm-cost-update",
         "llm_cost_update",
         "accept the current cost: rewrite the baseline entries of the tests that ran",
@@ -254,6 +317,34 @@ OPTIONS: tuple[Option, ...] = (
         None,
         metavar="USD",
     ),
+    Option(
+        "--llm-cost-placeholder-keys",
+        "llm_cost_placeholder_keys",
+        "while replaying, give the SDKs' unset API key variables (OPENAI_API_KEY, ANTHROPIC_API_KEY...) "
+        "a placeholder for the session (default: true)",
+        parse_bool,
+        "true",
+        metavar="true|false",
+    ),
+    Option(
+        "--llm-cost-autouse",
+        "llm_cost_autouse",
+        "give every test under these directories the llm_cost fixture ('tests/agents tests/llm')",
+        parse_dirs,
+        (),
+        metavar="DIRS",
+        multiple=True,
+    ),
+    Option(
+        "--llm-cost-record-host",
+        "llm_cost_record_hosts",
+        "store requests to a URL used while recording under the provider's URL, and replay them from it "
+        "('http://127.0.0.1:8089 = https://api.openai.com'; repeatable)",
+        parse_record_host,
+        (),
+        metavar="URL=URL",
+        multiple=True,
+    ),
 )
 
 
@@ -269,6 +360,7 @@ class Settings:
     baseline_path: Path = Path("llm-cost-baseline.json")
     tolerance: Allowance = field(default_factory=lambda: parse_allowance("5%"))
     noise_floor: Decimal = Decimal("0.0001")
+    cache_drop: Decimal = Decimal("0.1")
     update: bool = False
     prune: bool = False
     strict: bool = False
@@ -279,6 +371,12 @@ class Settings:
     markdown_path: Path | None = None
     runs_per_day: tuple[tuple[str, int], ...] = ()
     """``(test id pattern, runs per day)`` from the ``llm_cost_runs_per_day`` ini lines."""
+    placeholder_keys: bool = True
+    """While replaying under --llm-cost, unset credential variables get a placeholder for the session."""
+    autouse: tuple[Path, ...] = ()
+    """Directories whose every test takes the ``llm_cost`` fixture."""
+    record_hosts: tuple[tuple[str, str], ...] = ()
+    """``(URL used while recording, provider URL)`` prefixes, longest first."""
 
     @property
     def recording(self) -> bool:
@@ -292,6 +390,7 @@ class Settings:
         return Rules(
             tolerance=self.tolerance,
             noise_floor=self.noise_floor,
+            cache_drop=self.cache_drop,
             strict=self.strict,
             updating=self.update,
             unpriced=self.unpriced,
@@ -315,6 +414,10 @@ class Settings:
             ini = config.getini(option.ini)
             if ini not in (None, "", []):
                 try:
+                    if option.multiple:  # one value a line
+                        lines = [ini] if isinstance(ini, str) else ini
+                        texts = [str(line).strip() for line in lines]
+                        ini = [option.parse(text) for text in texts if text and not text.startswith("#")]
                     values[option.dest] = option.parse(ini) if isinstance(ini, str) else ini
                 except argparse.ArgumentTypeError as exc:
                     raise OptionError(f"ini option {option.ini}: {exc}") from None
@@ -325,15 +428,33 @@ class Settings:
                 default = option.parse(default)
             values[option.dest], origins[option.dest] = default, "default"
 
-        def resolve(dest: str) -> Path | None:
-            text = str(values[dest])
+        def resolve(dest: str, value: object = None) -> Path | None:
+            text = str(values[dest] if value is None else value)
             if text.lower() in ("", "none"):
                 return None
+            if origins[dest] != "cli":
+                text = ini_path(text)
             path = Path(text).expanduser()
             if path.is_absolute():
                 return path
             base = config.invocation_params.dir if origins[dest] == "cli" else config.rootpath
             return Path(base) / path
+
+        autouse = []
+        for folder in [name for found in values["llm_cost_autouse"] for name in found]:
+            path = resolve("llm_cost_autouse", folder)
+            if path is not None and not path.is_dir():
+                cli = origins["llm_cost_autouse"] == "cli"
+                raise OptionError(
+                    f"{'--llm-cost-autouse' if cli else 'ini option llm_cost_autouse'}: {folder!r} is not a directory "
+                    f"({path}); name the folders whose tests take the llm_cost fixture, relative to the "
+                    f"{'current directory' if cli else 'rootdir'}"
+                )
+            if path is not None:
+                autouse.append(path)
+        record_hosts = sorted(
+            {pair for found in values["llm_cost_record_hosts"] for pair in found}, key=lambda pair: -len(pair[0])
+        )
 
         prices = resolve("llm_cost_prices")
         baseline = resolve("llm_cost_baseline")
@@ -346,6 +467,7 @@ class Settings:
             baseline_path=baseline if baseline is not None else Path(config.rootpath) / "llm-cost-baseline.json",
             tolerance=values["llm_cost_tolerance"],
             noise_floor=values["llm_cost_noise_floor"],
+            cache_drop=values["llm_cost_cache_drop"],
             update=bool(values["llm_cost_update"]),
             prune=bool(values["llm_cost_prune"]),
             strict=bool(values["llm_cost_strict"]),
@@ -354,4 +476,7 @@ class Settings:
             report_path=resolve("llm_cost_report"),
             markdown_path=resolve("llm_cost_markdown"),
             runs_per_day=parse_runs_per_day(config.getini("llm_cost_runs_per_day") or ()),
+            placeholder_keys=bool(values["llm_cost_placeholder_keys"]),
+            autouse=tuple(autouse),
+            record_hosts=tuple(record_hosts),
         )

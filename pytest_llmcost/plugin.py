@@ -26,14 +26,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         else:
             group.addoption(
                 option.flag,
-                action="store",
+                action="append" if option.multiple else "store",
                 default=None,
                 dest=option.dest,
                 type=option.parse,
                 metavar=option.metavar,
                 help=cli_help,
             )
-        parser.addini(option.ini, f"default for {option.flag}: {option.help}", default=None)
+        if option.multiple:
+            ini_help = f"default for {option.flag}, one a line: {option.help}"
+            parser.addini(option.ini, ini_help, type="linelist", default=[])
+        else:
+            parser.addini(option.ini, f"default for {option.flag}: {option.help}", default=None)
     parser.addini(
         "llm_cost_runs_per_day",
         "lines of '<test id pattern> = <runs per day>': how often a workflow runs in production, "
@@ -50,9 +54,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.addinivalue_line(
         "markers",
-        "cost_budget(usd=None, *, tokens=None, delta=None, steps=None, runs_per_day=None): "
+        "cost_budget(usd=None, *, tokens=None, delta=None, steps=None, runs_per_day=None, cache_drop=None): "
         "limit a test's LLM cost under --llm-cost: absolute dollars and tokens, an allowed delta over its "
-        "baseline ('10%', '$0.002', '500 tokens'), and per-step limits ({'synthesis': 0.02})",
+        "baseline ('10%', '$0.002', '500 tokens'), per-step limits ({'synthesis': 0.02}), and how far "
+        "its prompt-cache share may fall ('10%' of input, or 'off')",
     )
     run = Run(config, settings)
     config.stash[SESSION_KEY] = run

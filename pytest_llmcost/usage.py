@@ -234,6 +234,9 @@ class Call:
     """Billed dimensions beyond the tokens: cache writes by duration, audio/image tokens, tool uses."""
     service_tier: str | None = None
     """The service tier the response reports when it is not the default (``flex``, ``priority``, ``batch``)."""
+    segments: tuple[tuple[str, int], ...] = ()
+    """Estimated tokens of each part of the prompt (tool definitions, system prompt, earlier
+    conversation, latest message), measured only when a change must be explained or a baseline written."""
 
     @property
     def is_llm(self) -> bool:
@@ -265,6 +268,8 @@ class Call:
             data["dims"] = self.dims.to_json()
         if self.service_tier is not None:
             data["service_tier"] = self.service_tier
+        if self.segments:
+            data["segments"] = dict(self.segments)
         return data
 
     @classmethod
@@ -287,6 +292,7 @@ class Call:
             billed=bool(data.get("billed", True)),
             dims=Dims.from_json(data.get("dims", {})),
             service_tier=data.get("service_tier"),
+            segments=tuple((str(name), int(count)) for name, count in (data.get("segments") or {}).items()),
         )
 
 

@@ -43,6 +43,10 @@ def fake_llm(fake_provider: object, monkeypatch: pytest.MonkeyPatch) -> Iterator
     return fake_provider
 
 
+#: The options every inner pytest run gets from the environment.
+INNER_ADDOPTS = "-p no:randomly -p no:asyncio -p no:timeout"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _plain_inner_runs() -> Iterator[None]:
     """The pytest runs inside tests print the same, wherever the suite runs.
@@ -65,3 +69,15 @@ def _plain_inner_runs() -> Iterator[None]:
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("COLUMNS", "80")
         yield
+
+
+@pytest.fixture(autouse=True)
+def _inner_plugins(request: pytest.FixtureRequest) -> None:
+    """Plugins installed for tests/e2e/test_coexistence.py (which turns them back on) stay out of
+    the other inner runs: pytest-randomly would shuffle them, pytest-asyncio warn in each.
+
+    Set after pytester is made, since pytester clears ``PYTEST_ADDOPTS`` when it starts.
+    """
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")
+        request.getfixturevalue("monkeypatch").setenv("PYTEST_ADDOPTS", INNER_ADDOPTS)

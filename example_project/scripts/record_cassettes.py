@@ -23,41 +23,12 @@ import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[1]
 REPO = EXAMPLE.parent
+#: What the fake stands in for: the longest matching URL prefix is stored under the real host.
 REAL_HOSTS = (
-    ("/v1/messages", "https://api.anthropic.com"),
-    ("/v1/search", "https://api.search.example.com"),
-    ("/v1/", "https://api.openai.com"),
+    ("/v1/messages", "https://api.anthropic.com/v1/messages"),
+    ("/v1/search", "https://api.search.example.com/v1/search"),
+    ("", "https://api.openai.com"),
 )
-
-
-class RealHosts:
-    """A pytest plugin: store requests made to the fake under the host they stand in for."""
-
-    def __init__(self, fake_url: str) -> None:
-        self.fake_url = fake_url
-
-    def rewrite(self, request):  # type: ignore[no-untyped-def]
-        if request.uri.startswith(self.fake_url):
-            path = request.uri[len(self.fake_url) :]
-            host = next(host for prefix, host in REAL_HOSTS if path.startswith(prefix))
-            request.uri = host + path
-            if "host" in request.headers:
-                request.headers["host"] = host.removeprefix("https://")
-        return request
-
-    @pytest.fixture
-    def llm_cost_vcr_config(self) -> dict[str, object]:
-        return {"before_record_request": self.rewrite}
-
-
-class Register:
-    """Registers ``RealHosts`` once pytest has loaded its plugins, so its fixture overrides the default."""
-
-    def __init__(self, fake_url: str) -> None:
-        self.fake_url = fake_url
-
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.pluginmanager.register(RealHosts(self.fake_url), "example-real-hosts")
 
 
 def main(argv: list[str]) -> int:
@@ -78,12 +49,9 @@ def main(argv: list[str]) -> int:
             ANTHROPIC_API_KEY="recorded-against-the-fake",
         )
         os.chdir(EXAMPLE)
-        return int(
-            pytest.main(
-                ["--llm-cost-record-mode=all", "-p", "no:cacheprovider", *extra],
-                plugins=[Register(fake.url)],
-            )
-        )
+        # The cassettes store each request under the host the fake stands in for.
+        hosts = [f"--llm-cost-record-host={fake.url}{path}={real}" for path, real in REAL_HOSTS]
+        return int(pytest.main(["--llm-cost-record-mode=all", "-p", "no:cacheprovider", *hosts, *extra]))
 
 
 if __name__ == "__main__":

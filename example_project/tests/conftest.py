@@ -1,4 +1,5 @@
-"""Every test replays its LLM calls from tests/cassettes: no network, no API keys.
+"""Every test replays its LLM calls from tests/cassettes: no network, no API keys (under
+``pytest --llm-cost`` the plugin gives the SDKs a placeholder key while replaying).
 
 To record against the real APIs instead, export OPENAI_API_KEY, ANTHROPIC_API_KEY and
 SEARCH_API_KEY and run ``pytest --llm-cost --llm-cost-record-mode=all`` (it spends money:
@@ -6,8 +7,6 @@ the tests' cost_budget markers stop a runaway recording).
 """
 
 from __future__ import annotations
-
-import os
 
 import pytest
 
@@ -20,7 +19,3 @@ def replay_settings(monkeypatch: pytest.MonkeyPatch, pytestconfig: pytest.Config
     if pytestconfig.getoption("llm_cost_record_mode") in (None, "none"):
         for name in ENDPOINT_SETTINGS:
             monkeypatch.delenv(name, raising=False)
-    # The SDKs refuse to start without a key; replayed calls never send it anywhere.
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
-        if name not in os.environ:
-            monkeypatch.setenv(name, "replay-only")

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["NetworkBlock", "NetworkBlocked"]
+__all__ = ["LLMHostWatch", "NetworkBlock", "NetworkBlocked"]
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
@@ -98,3 +98,37 @@ class NetworkBlock:
         setattr(socket.socket, "connect", original_connect)  # noqa: B010
         setattr(socket.socket, "connect_ex", original_connect_ex)  # noqa: B010
         self._saved = None
+
+
+class LLMHostWatch:
+    """While a run records, tells ``notice`` of each name resolution of a known LLM host; refuses nothing.
+
+    A test without the ``llm_cost`` fixture that calls an LLM is neither recorded nor metered:
+    the run warns about it. It patches :func:`socket.getaddrinfo` only while installed.
+    """
+
+    def __init__(self, notice: Callable[[str], None]) -> None:
+        self.notice = notice
+        self._saved: Any = None
+
+    def install(self) -> None:
+        if self._saved is not None:
+            return
+        from ..providers.base import is_llm_host
+
+        original_getaddrinfo = socket.getaddrinfo
+        notice = self.notice
+
+        def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+            name = host.decode() if isinstance(host, bytes) else host
+            if isinstance(name, str) and is_llm_host(name):
+                notice(name)
+            return original_getaddrinfo(host, *args, **kwargs)
+
+        socket.getaddrinfo = getaddrinfo
+        self._saved = original_getaddrinfo
+
+    def uninstall(self) -> None:
+        if self._saved is not None:
+            socket.getaddrinfo = self._saved
+            self._saved = None

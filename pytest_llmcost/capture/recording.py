@@ -32,6 +32,7 @@ __all__ = [
     "Tap",
     "cassette_path",
     "find_miss",
+    "map_hosts",
     "scrub_url",
     "use_cassette",
 ]
@@ -195,21 +196,23 @@ def scrub_response(
     return response
 
 
-def secure_recording_cassettes(recorder: Any) -> None:
+def secure_recording_cassettes(recorder: Any, record_hosts: Iterable[tuple[str, str]] = ()) -> None:
     """Make a pytest-recording ``VCR`` strip secrets the way the ``llm_cost`` cassettes do.
 
     Used for tests that take ``llm_cost`` but record through ``@pytest.mark.vcr``: the user's
-    own ``before_record_*`` hooks run first; matching is unaffected (vcrpy applies the request
-    hook to both sides).
+    own ``before_record_*`` hooks run first (after ``record_hosts``, as in :func:`use_cassette`);
+    matching is unaffected (vcrpy applies the request hook to both sides).
     """
     use = recorder.use_cassette
+    hosts = tuple(record_hosts)
+    mapping = [functools.partial(map_hosts, record_hosts=hosts)] if hosts else []
 
     def use_cassette(path: Any = None, **kwargs: Any) -> Any:
         before_request = kwargs.pop(
             "before_record_request", kwargs.pop("before_record", recorder.before_record_request)
         )
         before_response = kwargs.pop("before_record_response", recorder.before_record_response)
-        kwargs["before_record_request"] = [*_hooks(before_request), scrub_request]
+        kwargs["before_record_request"] = [*mapping, *_hooks(before_request), scrub_request]
         kwargs["before_record_response"] = [*_hooks(before_response), scrub_response]
         return use(path, **kwargs)
 
@@ -238,6 +241,18 @@ def _canonical(body: bytes | str) -> object:
         return json.dumps(json.loads(stripped), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except ValueError:
         return _NOT_JSON
+
+
+@functools.lru_cache(maxsize=4096)
+def body_key(body: bytes | str) -> object:
+    """A body's canonical digest: two bodies have the same exactly when :func:`match_json_body` matches them.
+
+    JSON by its canonical text, a multipart upload whatever its boundary, anything else as it is.
+    """
+    canonical = _canonical(body)
+    if isinstance(canonical, str):
+        return hashlib.blake2b(canonical.encode("utf-8", errors="surrogatepass"), digest_size=16).digest()
+    return ("raw", _without_boundary(body))
 
 
 def _body_of(request: Any) -> bytes | str:
@@ -324,8 +339,32 @@ def cassette_path(test_file: Path, test_name: str, class_name: str | None = None
     return folder / f"{safe}.yaml"
 
 
+def map_hosts(request: Any, record_hosts: Iterable[tuple[str, str]]) -> Any:
+    """The request as if sent to the provider: its URL's longest mapped prefix replaced (``--llm-cost-record-host``).
+
+    Applied to recorded and incoming requests alike (vcrpy filters both before matching), so a
+    cassette recorded through a gateway or a local fake holds, and replays, the provider's URL.
+    """
+    uri = request.uri
+    lowered = uri.lower()
+    for source, target in record_hosts:  # longest first (options sorted them)
+        if lowered.startswith(source.lower()) and (
+            len(uri) == len(source) or source.endswith("/") or uri[len(source)] in "/?#"
+        ):
+            request.uri = target + uri[len(source) :]
+            if "host" in request.headers:
+                request.headers["host"] = urlsplit(target).netloc
+            break
+    return request
+
+
 def use_cassette(
-    path: Path, record_mode: str, config: Mapping[str, Any] | None = None, *, persister: Any = None
+    path: Path,
+    record_mode: str,
+    config: Mapping[str, Any] | None = None,
+    *,
+    persister: Any = None,
+    record_hosts: Iterable[tuple[str, str]] = (),
 ) -> AbstractContextManager[Any]:
     """A vcrpy cassette for one test, with LLM-safe defaults that ``config`` may extend.
 
@@ -333,7 +372,8 @@ def use_cassette(
     A user's ``before_record_request``/``before_record_response`` run first; secrets are
     stripped after them, always. The cassette is read and written by ``persister`` (a
     :class:`~pytest_llmcost.capture.persister.CassettePersister` by default): atomically, and
-    never recorded over when it cannot be read.
+    never recorded over when it cannot be read. ``record_hosts`` (``(from, to)`` URL prefixes)
+    rewrite each request's URL before anything else sees it: see :func:`map_hosts`.
     """
     import vcr
 
@@ -348,7 +388,11 @@ def use_cassette(
     patterns = options.pop("llm_cost_secret_patterns", ())
     scrubber(names, patterns)  # a bad pattern fails here, naming it, before anything is recorded
 
+    hosts = tuple(record_hosts)
+
     def before_record_request(request: Any) -> Any:
+        if hosts:  # first: the user's hook and the scrubbing see the provider's URL
+            request = map_hosts(request, hosts)
         if user_request is not None:
             request = user_request(request)
             if request is None:
@@ -379,7 +423,10 @@ def use_cassette(
     recorder.register_matcher("llm_cost_body", match_json_body)
     recorder.register_matcher("llm_cost_headers", match_billing_headers)
     recorder.register_persister(persister if persister is not None else CassettePersister())
-    return recorder.use_cassette(str(path))  # type: ignore[no-any-return]
+    from .indexed import IndexedCassette
+
+    # recorder.use_cassette(path), with a cassette that looks requests up by key (linear replay).
+    return IndexedCassette.use_arg_getter(functools.partial(recorder.get_merged_config, path=str(path)))  # type: ignore[no-any-return]
 
 
 # -- tapping what vcrpy plays and records ------------------------------------------------
@@ -432,6 +479,8 @@ class Tap:
             return
         from vcr.cassette import Cassette
 
+        from .indexed import played_position
+
         original_play, original_append, original_load = Cassette.play_response, Cassette.append, Cassette._load
         original_protected = Cassette.write_protected
         original_can_play = Cassette.can_play_response_for
@@ -449,8 +498,7 @@ class Tap:
 
         def play_response(cassette: Any, request: Any) -> Any:
             response = original_play(cassette, request)
-            index = next((i for i, (_, r) in enumerate(cassette.data) if r is response), None)
-            sink(_exchange(request, response), str(cassette._path), index)
+            sink(_exchange(request, response), str(cassette._path), played_position(cassette, response))
             return response
 
         def append(cassette: Any, request: Any, response: Any) -> None:
@@ -458,8 +506,8 @@ class Tap:
             original_append(cassette, request, response)
             if id(cassette) in loading:  # vcrpy appends what it loads from the file: nothing was consumed
                 return
-            index = before if len(cassette.data) > before else None
-            sink(_exchange(request, response), str(cassette._path), index)
+            if len(cassette.data) > before:  # an ignored host or a hook's None: vcrpy kept nothing, nor do we
+                sink(_exchange(request, response), str(cassette._path), before)
             if settle is not None:
                 settle(request)
 

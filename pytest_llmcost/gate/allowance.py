@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-__all__ = ["Allowance", "parse_allowance"]
+__all__ = ["Allowance", "parse_allowance", "parse_cache_drop"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,23 @@ def parse_allowance(value: object) -> Allowance:
         else:
             tokens = int(match["tok"].replace("_", "").replace(",", ""))
     return Allowance(ratio=ratio, usd=usd, tokens=tokens, text=text)
+
+
+_POINTS = re.compile(r"^\s*(?P<n>[0-9]*\.?[0-9]+)\s*(?:%|points?|pp)?\s*$", re.IGNORECASE)
+
+
+def parse_cache_drop(value: object) -> Decimal:
+    """How far the share of input read from a prompt cache may fall before a test fails, in
+    percentage points: ``"10%"``, ``"10 points"`` or ``10`` -> ``Decimal("0.1")``; ``"off"`` -> 1
+    (a share cannot fall more than all of it)."""
+    if isinstance(value, str) and value.strip().lower() in ("off", "none", "no", "false"):
+        return Decimal(1)
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise ValueError(f"{value!r} is not an allowed cache drop; use e.g. '10%' (points of input), or 'off'")
+    match = _POINTS.match(str(value))
+    if match is None or Decimal(match["n"]) > 100:
+        raise ValueError(
+            f"{value!r} is not an allowed cache drop; use percentage points of input from 0 to 100, "
+            "e.g. '10%', or 'off'"
+        )
+    return Decimal(match["n"]) / 100

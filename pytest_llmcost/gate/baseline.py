@@ -133,6 +133,9 @@ class Book:
 
     models: Mapping[tuple[str, str], Line] = field(default_factory=dict)
     calls: int = 0
+    segments: Mapping[str, int] = field(default_factory=dict)
+    """Estimated prompt tokens per segment (tool definitions, system prompt, earlier conversation,
+    latest message), summed over the calls; empty when they were not measured."""
 
     @property
     def usd(self) -> Decimal:
@@ -146,7 +149,22 @@ class Book:
         models: dict[str, dict[str, Any]] = {}
         for (provider, model), line in sorted(self.models.items()):
             models.setdefault(provider, {})[model] = line.to_json()
-        return {"calls": self.calls, "models": models, "usd": format_usd(self.usd)}
+        data: dict[str, Any] = {"calls": self.calls, "models": models, "usd": format_usd(self.usd)}
+        if self.segments:
+            data["segments"] = dict(sorted(self.segments.items()))
+        return data
+
+    def same_usage(self, other: Book) -> bool:
+        """Whether two books hold the same calls and usage, model by model (whatever their dollars and segments)."""
+        if self.calls != other.calls or self.models.keys() != other.models.keys():
+            return False
+        for key, line in self.models.items():
+            theirs = other.models[key]
+            if (line.calls, line.tokens, line.requests) != (theirs.calls, theirs.tokens, theirs.requests):
+                return False
+            if line.calls_usage() != theirs.calls_usage():
+                return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -246,13 +264,21 @@ def _book_from_json(path: Path, where: str, data: Any, kinds: tuple[str, ...]) -
                 )
             except (ValueError, TypeError, InvalidOperation) as exc:
                 raise _bad(path, here, str(exc) or f"not a number: {raw.get('usd')!r}") from None
+    segments = data.get("segments", {})
+    if not isinstance(segments, dict):
+        raise _bad(path, f"{where}.segments", "expected an object of prompt segments and token counts")
+    for name, count in segments.items():
+        try:
+            _count(count)
+        except ValueError as exc:
+            raise _bad(path, f"{where}.segments.{name}", str(exc)) from None
     try:
         calls = _count(data.get("calls", 0))
         if "usd" in data:  # the sum of the lines, written for reading: never read back, but never NaN either
             _usd(data["usd"])
     except (ValueError, InvalidOperation) as exc:
         raise _bad(path, where, str(exc) or f"not a number: {data.get('usd')!r}") from None
-    return Book(models=models, calls=calls)
+    return Book(models=models, calls=calls, segments=segments)
 
 
 def load_baseline(path: Path) -> Baseline:
@@ -307,6 +333,8 @@ def book_of(cost: TestCost, step: str | None = None, *, within: bool = False) ->
     """
     models: dict[tuple[str, str], Line] = {}
     seqs: set[int] = set()
+    segments: dict[str, int] = {}
+    measured: set[int] = set()
     for record in cost.records:
         if not record.billed:
             continue
@@ -321,10 +349,14 @@ def book_of(cost: TestCost, step: str | None = None, *, within: bool = False) ->
         else:
             key = (record.provider, record.model or "?")
             seqs.add(record.seq)
+            if record.segments and record.seq not in measured:
+                measured.add(record.seq)
+                for name, count in record.segments:
+                    segments[name] = segments.get(name, 0) + count
             usage = CallUsage(record.tokens, record.dims, record.service_tier)
             line = Line(calls=1, tokens=record.tokens, usd=record.usd, per_call=() if usage.plain else (usage,))
         models[key] = models[key] + line if key in models else line
-    return Book(models=models, calls=len(seqs))
+    return Book(models=models, calls=len(seqs), segments=segments if measured >= seqs else {})
 
 
 def stale_entries(entry_ids: Iterable[str], collected: Iterable[str], metered: Iterable[str]) -> list[str]:
@@ -414,8 +446,27 @@ def update(
 
     Entries of tests neither accepted nor pruned are kept exactly as they were.
     """
-    changes = {nodeid: entry_of(cost) for nodeid, cost in accepted.items() if cost.calls or cost.requests}
+    changes = {
+        nodeid: _keep_segments(baseline.entries.get(nodeid), entry_of(cost))
+        for nodeid, cost in accepted.items()
+        if cost.calls or cost.requests
+    }
     return _merge(baseline, changes, prune)
+
+
+def _keep_segments(old: Entry | None, new: Entry) -> Entry:
+    """``new``, with the prompt segments of ``old`` kept for the books whose usage did not change
+    (a run measures segments only where a change needs explaining)."""
+    if old is None:
+        return new
+
+    def kept(before: Book | None, now: Book) -> Book:
+        if now.segments or before is None or not before.segments or not before.same_usage(now):
+            return now
+        return Book(models=now.models, calls=now.calls, segments=before.segments)
+
+    steps = {path: kept(old.steps.get(path), book) for path, book in new.steps.items()}
+    return Entry(total=kept(old.total, new.total), steps=steps)
 
 
 def rebase(start: Baseline, new: Baseline, current: Baseline) -> tuple[Baseline, UpdateSummary]:

@@ -13,11 +13,11 @@ from typing import Any
 
 from ..fmt import short_money
 from ..usage import TestCost
-from .allowance import Allowance, parse_allowance
+from .allowance import Allowance, parse_allowance, parse_cache_drop
 
 __all__ = ["Budget", "BudgetError", "Limit", "Violation", "check", "parse_budget", "unknown_steps"]
 
-SIGNATURE = "cost_budget(usd=None, *, tokens=None, delta=None, steps=None, runs_per_day=None)"
+SIGNATURE = "cost_budget(usd=None, *, tokens=None, delta=None, steps=None, runs_per_day=None, cache_drop=None)"
 
 
 class BudgetError(ValueError):
@@ -37,6 +37,8 @@ class Budget:
     steps: Mapping[str, Limit] = field(default_factory=dict)
     runs_per_day: int | None = None
     """How often the workflow runs in production, for the report's monthly projection."""
+    cache_drop: Decimal | None = None
+    """How far the share of input read from a prompt cache may fall (0.1 for ten points; 1: off)."""
 
     @property
     def has_limits(self) -> bool:
@@ -80,7 +82,7 @@ def parse_budget(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budget:
     """The budget a ``cost_budget`` marker describes; :class:`BudgetError` when an argument is invalid."""
     if len(args) > 1:
         raise BudgetError(f"takes at most one positional argument (usd), got {len(args)}; signature: {SIGNATURE}")
-    unknown = set(kwargs) - {"usd", "tokens", "delta", "steps", "runs_per_day"}
+    unknown = set(kwargs) - {"usd", "tokens", "delta", "steps", "runs_per_day", "cache_drop"}
     if unknown:
         raise BudgetError(f"unknown argument {sorted(unknown)[0]!r}; signature: {SIGNATURE}")
     if args and "usd" in kwargs:
@@ -90,7 +92,8 @@ def parse_budget(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budget:
     delta = kwargs.get("delta")
     steps = kwargs.get("steps")
     runs = kwargs.get("runs_per_day")
-    if usd is None and tokens is None and delta is None and steps is None and runs is None:
+    cache = kwargs.get("cache_drop")
+    if usd is None and tokens is None and delta is None and steps is None and runs is None and cache is None:
         raise BudgetError(f"needs at least one limit; signature: {SIGNATURE}")
     allowance = None
     if delta is not None:
@@ -117,7 +120,17 @@ def parse_budget(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budget:
         delta=allowance,
         steps=step_limits,
         runs_per_day=None if runs is None else _count(runs, "runs_per_day"),
+        cache_drop=_cache_drop(cache),
     )
+
+
+def _cache_drop(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return parse_cache_drop(value)
+    except ValueError as exc:
+        raise BudgetError(f"cache_drop: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..fmt import format_usd
+from ..fmt import format_usd, short_money
 from ..pricing import RateCard
 from ..usage import TestCost
 from .allowance import Allowance, parse_allowance
 from .baseline import Book, Entry, book_of, price_book
+from .explain import Cause, Profile, describe, explain, sameness
 
 __all__ = ["Comparison", "DiffRow", "StepDelta", "compare", "diff_entries", "over_allowance"]
 
@@ -32,6 +33,24 @@ class StepDelta:
     base_tokens: int
     now_tokens: int
     allowed: bool = True
+    base: Profile | None = None
+    """What the baseline consumed (None for a step new to it)."""
+    now: Profile | None = None
+    causes: tuple[Cause, ...] = ()
+    """Why the cost moved, largest first; empty when nothing did."""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.causes) or self.base_usd != self.now_usd
+
+    @property
+    def why(self) -> str:
+        """``synthesize +$0.0023 (+141%): input 238 -> 995 tokens per call (x4.2), same model, same calls``."""
+        if self.base is None:
+            calls = self.now.calls if self.now is not None else 0
+            return f"{self.path or 'total'} new ({calls} call{'' if calls == 1 else 's'}, {short_money(self.now_usd)})"
+        same = sameness(self.base, self.now) if self.now is not None else ()
+        return describe(self.path, self.base_usd, self.now_usd, self.causes, same)
 
     @property
     def delta_usd(self) -> Decimal:
@@ -44,7 +63,7 @@ class StepDelta:
         return self.delta_usd / self.base_usd
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "allowed": self.allowed,
             "base_tokens": self.base_tokens,
             "base_usd": None if self.base_usd is None else format_usd(self.base_usd),
@@ -52,6 +71,14 @@ class StepDelta:
             "now_usd": format_usd(self.now_usd),
             "path": self.path,
         }
+        if self.changed:  # an unchanged entry keeps its results line short
+            if self.base is not None:
+                data["base"] = self.base.to_json()
+            if self.now is not None:
+                data["now"] = self.now.to_json()
+            if self.causes:
+                data["causes"] = [cause.to_json() for cause in self.causes]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StepDelta:
@@ -63,6 +90,9 @@ class StepDelta:
             base_tokens=int(data.get("base_tokens", 0)),
             now_tokens=int(data.get("now_tokens", 0)),
             allowed=bool(data.get("allowed", True)),
+            base=Profile.from_json(data["base"]) if data.get("base") else None,
+            now=Profile.from_json(data["now"]) if data.get("now") else None,
+            causes=tuple(Cause.from_json(cause) for cause in data.get("causes", ())),
         )
 
 
@@ -115,9 +145,20 @@ def over_allowance(
 
 
 def compare(
-    nodeid: str, entry: Entry, cost: TestCost, card: RateCard, allowance: Allowance, noise_floor: Decimal
+    nodeid: str,
+    entry: Entry,
+    cost: TestCost,
+    card: RateCard,
+    allowance: Allowance,
+    noise_floor: Decimal,
+    *,
+    known: Entry | None = None,
 ) -> Comparison:
-    """Compare a test's metered cost with its baseline entry, the baseline re-priced by ``card``."""
+    """Compare a test's metered cost with its baseline entry, the baseline re-priced by ``card``.
+
+    ``known`` is another entry (the run's own baseline) whose prompt segments stand in for the
+    ones the run did not measure, where its usage is the same.
+    """
 
     def delta(path: str | None, base: Book | None, now: Book) -> StepDelta:
         base_usd = price_book(base, card)[0] if base is not None else None
@@ -126,7 +167,17 @@ def compare(
         allowed = base_usd is None or not over_allowance(
             allowance, noise_floor, now.usd - base_usd, base_usd, now_tokens - base_tokens
         )
-        return StepDelta(path, base_usd, now.usd, base_tokens, now_tokens, allowed)
+        if base is None or base_usd is None:
+            return StepDelta(path, base_usd, now.usd, base_tokens, now_tokens, allowed, None, Profile.of(now))
+        if base.same_usage(now) and base_usd == now.usd:  # the common case: nothing to explain
+            return StepDelta(path, base_usd, now.usd, base_tokens, now_tokens, allowed)
+        lent = (known.total if path is None else known.steps.get(path)) if known is not None else None
+        if not now.segments and lent is not None and lent.segments and lent.same_usage(now):
+            now = Book(models=now.models, calls=now.calls, segments=lent.segments)
+        causes = explain(base, now, base_usd, now.usd, card)
+        return StepDelta(
+            path, base_usd, now.usd, base_tokens, now_tokens, allowed, Profile.of(base), Profile.of(now), causes
+        )
 
     total = delta(None, entry.total, book_of(cost))
     steps = tuple(delta(path, book, book_of(cost, path)) for path, book in sorted(entry.steps.items()))
@@ -152,6 +203,8 @@ class DiffRow:
     head_usd: Decimal | None
     base_tokens: int
     head_tokens: int
+    why: str = ""
+    """The causes of the change: ``input 238 -> 995 tokens per call (x4.2), same model, same calls``."""
 
     @property
     def delta_usd(self) -> Decimal:
@@ -176,6 +229,7 @@ class DiffRow:
             "head_usd": None if self.head_usd is None else format_usd(self.head_usd),
             "step": self.step,
             "test": self.nodeid,
+            "why": self.why,
         }
 
 
@@ -185,31 +239,45 @@ def diff_entries(base: Mapping[str, Entry], head: Mapping[str, Entry], card: Rat
     def priced(book: Book | None) -> Decimal | None:
         return None if book is None else price_book(book, card)[0]
 
+    def why(old: Book | None, new: Book | None, old_usd: Decimal | None, new_usd: Decimal | None) -> str:
+        if old is None or new is None or old_usd is None or new_usd is None:
+            return ""
+        if old.same_usage(new) and old_usd == new_usd:
+            return ""
+        causes = explain(old, new, old_usd, new_usd, card)
+        return describe(None, old_usd, new_usd, causes, sameness(Profile.of(old), Profile.of(new))).partition(": ")[2]
+
     groups: list[tuple[Decimal, list[DiffRow]]] = []
     for nodeid in sorted(set(base) | set(head)):
         old, new = base.get(nodeid), head.get(nodeid)
+        old_usd, new_usd = priced(old.total if old else None), priced(new.total if new else None)
         rows = [
             DiffRow(
                 nodeid,
                 None,
-                priced(old.total if old else None),
-                priced(new.total if new else None),
+                old_usd,
+                new_usd,
                 old.total.tokens.total if old else 0,
                 new.total.tokens.total if new else 0,
+                why(old.total if old else None, new.total if new else None, old_usd, new_usd)
+                if not (old and old.steps)
+                else "",
             )
         ]
         paths = sorted(set(old.steps if old else ()) | set(new.steps if new else ()))
         for path in paths:
             old_step = old.steps.get(path) if old else None
             new_step = new.steps.get(path) if new else None
+            old_step_usd, new_step_usd = priced(old_step), priced(new_step)
             rows.append(
                 DiffRow(
                     nodeid,
                     path,
-                    priced(old_step),
-                    priced(new_step),
+                    old_step_usd,
+                    new_step_usd,
                     old_step.tokens.total if old_step else 0,
                     new_step.tokens.total if new_step else 0,
+                    why(old_step, new_step, old_step_usd, new_step_usd),
                 )
             )
         groups.append((abs(rows[0].delta_usd), rows))

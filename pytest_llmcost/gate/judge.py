@@ -12,11 +12,11 @@ these objects; none of them decides a status on its own.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..fmt import format_usd, short_money
 from ..pricing import RateCard, unpriced_snippet
@@ -25,6 +25,10 @@ from .allowance import Allowance, parse_allowance
 from .baseline import Entry, stale_entries
 from .budgets import Budget, check, unknown_steps
 from .compare import Comparison, StepDelta, compare
+from .explain import cache_drop, share_text
+
+if TYPE_CHECKING:
+    from ..providers.segments import Divergence
 
 __all__ = [
     "UPDATE_COMMAND",
@@ -43,14 +47,18 @@ UPDATE_COMMAND = "pytest --llm-cost --llm-cost-update"
 
 
 class Status(StrEnum):
-    """What the gate found for one test or fixture. The first five can fail it."""
+    """What the gate found for one test or fixture. The first six can fail it."""
 
     UNPRICED = "unpriced"
     OVER_BUDGET = "over_budget"
     UNKNOWN_STEP = "unknown_step"
     REGRESSED = "regressed"
+    CACHE_REGRESSED = "cache_regressed"
+    """The share of input read from a prompt cache fell by more than allowed."""
     NEW = "new"
     """No baseline entry: fails only under ``--llm-cost-strict``."""
+    ACCEPTED = "accepted"
+    """Over its allowance against the base branch's baseline, and accepted by this change's own."""
     IMPROVED = "improved"
     OK = "ok"
 
@@ -66,6 +74,8 @@ class Rules:
 
     tolerance: Allowance = field(default_factory=lambda: parse_allowance("5%"))
     noise_floor: Decimal = Decimal("0.0001")
+    cache_drop: Decimal = Decimal("0.1")
+    """How far the share of input read from a prompt cache may fall (1: not gated)."""
     strict: bool = False
     updating: bool = False
     unpriced: str = "fail"
@@ -75,6 +85,7 @@ class Rules:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "cache_drop": format_usd(self.cache_drop),
             "noise_floor": format_usd(self.noise_floor),
             "strict": self.strict,
             "tolerance": str(self.tolerance),
@@ -86,6 +97,7 @@ class Rules:
         return cls(
             tolerance=parse_allowance(str(data.get("tolerance", "5%"))),
             noise_floor=Decimal(str(data.get("noise_floor", "0.0001"))),
+            cache_drop=Decimal(str(data.get("cache_drop", "0.1"))),
             strict=bool(data.get("strict", False)),
             unpriced=str(data.get("unpriced", "fail")),
         )
@@ -144,11 +156,40 @@ class Verdict:
 
 
 def regression_line(delta: StepDelta, allowance: Allowance) -> str:
-    """``LLM cost $0.0123 exceeds baseline $0.0100 by 23.0% (allowed 5%)``."""
+    """``LLM cost of step synthesize $0.0039 exceeds baseline $0.0016 by 141.0% (allowed 5%): input
+    238 -> 995 tokens per call (x4.2), same model, same calls``."""
     where = "LLM cost" if delta.path is None else f"LLM cost of step {delta.path}"
     base = delta.base_usd or Decimal(0)
     by = f"{abs(delta.delta_usd / base) * 100:.1f}%" if base else short_money(delta.delta_usd)
-    return f"{where} {short_money(delta.now_usd)} exceeds baseline {short_money(base)} by {by} (allowed {allowance})"
+    line = f"{where} {short_money(delta.now_usd)} exceeds baseline {short_money(base)} by {by} (allowed {allowance})"
+    why = delta.why.partition(": ")[2]
+    return f"{line}: {why}" if why else line
+
+
+def _cache_findings(
+    comparison: Comparison, allowed: Decimal, divergence: Callable[[], Divergence | None] | None
+) -> list[tuple[Status, str]]:
+    """A prompt-cache regression per step (the test's total when it has no step) whose cached share fell too far."""
+    deltas = [delta for delta in comparison.steps if delta.base is not None] or [comparison.total]
+    found = []
+    for delta in deltas:
+        if delta.base is None or delta.now is None:
+            continue
+        drop = cache_drop(delta.base, delta.now)
+        if drop is None or drop <= allowed:
+            continue
+        where = "prompt cache" if delta.path is None else f"prompt cache of step {delta.path}"
+        text = (
+            f"{where}: cache reads {share_text(delta.base.cached_share)} -> {share_text(delta.now.cached_share)} "
+            f"of input (allowed drop {allowed * 100:.0f} points)"
+        )
+        found.append((Status.CACHE_REGRESSED, text))
+    if found and divergence is not None:
+        where_ = divergence()
+        if where_ is not None:
+            status, text = found[0]
+            found[0] = (status, f"{text}; {where_.describe()}")
+    return found
 
 
 def _unpriced_reason(cost: TestCost, rules: Rules) -> tuple[str | None, str | None]:
@@ -195,11 +236,14 @@ def judge(
     card: RateCard,
     kind: str = "test",
     stopped: str | None = None,
+    divergence: Callable[[], Divergence | None] | None = None,
+    known: Entry | None = None,
 ) -> Verdict:
     """Judge one test (or wide fixture): the first failing status wins; every reason is kept.
 
     ``stopped`` is why the test could not be judged on its budget alone: the spend guard
-    stopped a live call, or its ``cost_budget`` marker is invalid.
+    stopped a live call, or its ``cost_budget`` marker is invalid. ``divergence`` finds, from the
+    test's own requests, where they stop sharing a prompt prefix: asked only for a cache regression.
     """
     failing: list[tuple[Status, str]] = []
     if stopped is not None:
@@ -223,9 +267,12 @@ def judge(
     allowance = own if own is not None else rules.tolerance
     comparison: Comparison | None = None
     if entry is not None and cost.records:
-        comparison = compare(nodeid, entry, cost, card, allowance, rules.noise_floor)
+        comparison = compare(nodeid, entry, cost, card, allowance, rules.noise_floor, known=known)
         if comparison.regressed and not rules.updating:
             failing += [(Status.REGRESSED, regression_line(delta, allowance)) for delta in comparison.regressions]
+        cache_allowed = budget.cache_drop if budget is not None and budget.cache_drop is not None else rules.cache_drop
+        if not rules.updating:
+            failing += _cache_findings(comparison, cache_allowed, divergence)
     elif entry is None and cost.records and rules.strict and not rules.updating:
         failing.append(
             (
@@ -352,13 +399,27 @@ def summarize(
     )
 
 
+_COMPARED = (Status.REGRESSED, Status.CACHE_REGRESSED, Status.NEW, Status.ACCEPTED)
+
+
 def rejudge(
-    verdict: Verdict | None, nodeid: str, cost: TestCost, *, entry: Entry | None, rules: Rules, card: RateCard
+    verdict: Verdict | None,
+    nodeid: str,
+    cost: TestCost,
+    *,
+    entry: Entry | None,
+    rules: Rules,
+    card: RateCard,
+    known: Entry | None = None,
+    accept: bool = False,
 ) -> Verdict:
-    """``verdict`` judged again against another baseline entry: its budget and price findings stay as they were."""
-    kept = tuple(
-        finding for finding in (verdict.findings if verdict else ()) if finding[0] not in (Status.REGRESSED, Status.NEW)
-    )
+    """``verdict`` judged again against another baseline entry: its budget and price findings stay as they were.
+
+    With ``accept`` (``entry`` is the base branch's), an increase the run's own verdict did not
+    find was accepted in the change's own baseline: it shows as ``accepted`` and fails nothing.
+    ``known`` (the run's own entry) lends its prompt segments to the usage it matches.
+    """
+    kept = tuple(finding for finding in (verdict.findings if verdict else ()) if finding[0] not in _COMPARED)
     allowance = verdict.allowance if verdict is not None else None
     fresh = judge(
         nodeid,
@@ -368,8 +429,21 @@ def rejudge(
         rules=rules,
         card=card,
         kind=verdict.kind if verdict is not None else "test",
+        known=known,
     )
-    findings = kept + tuple(f for f in fresh.findings if f[0] in (Status.REGRESSED, Status.NEW))
-    if not findings:
-        return fresh
-    return dataclasses.replace(fresh, status=_worst(findings), fails=True, findings=findings)
+    compared = [f for f in fresh.findings if f[0] in _COMPARED]
+    if accept:
+        found_by_run = {status for status, _ in (verdict.findings if verdict else ())}
+        compared = [
+            (Status.ACCEPTED, f"accepted in this change's baseline: {text}")
+            if status in (Status.REGRESSED, Status.CACHE_REGRESSED) and status not in found_by_run
+            else (status, text)
+            for status, text in compared
+        ]
+    findings = kept + tuple(compared)
+    failing = [finding for finding in findings if finding[0] is not Status.ACCEPTED]
+    if failing:
+        return dataclasses.replace(fresh, status=_worst(failing), fails=True, findings=findings)
+    if findings:
+        return dataclasses.replace(fresh, status=Status.ACCEPTED, fails=False, findings=findings)
+    return fresh

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Generator, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -29,9 +30,10 @@ from ..usage import TestCost
 
 if TYPE_CHECKING:  # the rest loads when --llm-cost or the fixture needs it: an idle plugin costs nothing
     from ..capture.attribution import Attribution
-    from ..capture.network import NetworkBlock
+    from ..capture.credentials import PlaceholderKeys
+    from ..capture.network import LLMHostWatch, NetworkBlock
     from ..capture.recording import Tap
-    from ..gate.baseline import Baseline
+    from ..gate.baseline import Baseline, Entry
     from ..gate.budgets import Budget
     from ..gate.judge import Rules, RunVerdict, Verdict
     from ..gate.spend import Reservations, RunSpend
@@ -53,6 +55,8 @@ KEPT_KEY = pytest.StashKey[str]()
 """Why the test's cassette was kept as it was, to travel on its teardown report (xdist)."""
 
 MEMO_KEY = "llm-cost/rate-card"
+#: While recording, a progress line (calls and dollars so far) at most this often, in seconds.
+LIVE_INTERVAL_S = 10.0
 
 
 class LLMCostWarning(pytest.PytestWarning):
@@ -94,8 +98,11 @@ class Run:
         """Who owns a call made where no context says otherwise: the running test, or a wide fixture."""
         self.current_budget: Budget | None = None
         self.current_item: pytest.Item | None = None
-        self.network_block: NetworkBlock | None = None
-        """Set under --llm-cost while replaying: tests reach loopback and the allowed hosts only."""
+        self.network_block: NetworkBlock | LLMHostWatch | None = None
+        """Set under --llm-cost: while replaying, tests reach loopback and the allowed hosts only; while
+        recording, a test without the fixture that calls an LLM host is warned about."""
+        self._placeholders: PlaceholderKeys | None = None
+        self._unfixtured: set[tuple[str, str]] = set()
         self._card: RateCard | None = None
         self._baseline: Baseline | None = None
         self._names: dict[str, str] = {}
@@ -119,6 +126,9 @@ class Run:
         self.collection_errors = False
         self._spend_folder: Path | None = None  # the controller's, shared with its xdist workers
         self.written: list[tuple[str, Path]] = []
+        self.took: dict[str, float] = {}
+        """Seconds each report took to write, by label: shown when long."""
+        self._live_last = time.monotonic()
         self.update_message: str | None = None
         self.cassettes_kept: list[str] = []
         """One line per cassette a test that did not pass left as it was (this process's, or a worker's)."""
@@ -283,7 +293,15 @@ class Run:
         if not self.settings.enabled:
             return
         self.card  # noqa: B018 - a broken price file stops the run before any test
+        if self.settings.recording:  # the spend guard prices live calls, maybe inside an event loop
+            self.card.preload()
         self.baseline  # noqa: B018 - so does a baseline that cannot be read
+        if _on_ci() and not self.baseline.exists and not self.settings.update and not self.is_worker:
+            raise pytest.UsageError(
+                f"LLM cost baseline {_display(self.settings.baseline_path)} does not exist, and CI is set: every "
+                "test would pass as new, with the gate off. Create it where the cassettes are and commit it "
+                "(`pytest --llm-cost --llm-cost-update`), or fix the path (--llm-cost-baseline / llm_cost_baseline)"
+            )
         self._check_outputs_writable()
         if self.settings.prune and not self.settings.update:
             raise pytest.UsageError("--llm-cost-prune only works with --llm-cost-update")
@@ -294,17 +312,62 @@ class Run:
             )
         from ..capture.attribution import Attribution
         from ..capture.network import NetworkBlock
+        from ..providers.estimate import prepare
 
+        prepare()  # tiktoken's data, fetched now if not cached: no cassette or network block is active yet
         self.tap.install()
         self._attribution = Attribution()
         self._attribution.install()
         if not self.settings.recording:
             self.network_block = NetworkBlock(self.settings.allow_hosts, self._blocked_message)
+            if self.settings.placeholder_keys:  # replayed calls never send a key, but the SDKs want one
+                from ..capture.credentials import PlaceholderKeys
+
+                self._placeholders = PlaceholderKeys()
+                self._placeholders.install()
+        else:
+            from ..capture.network import LLMHostWatch
+
+            self.network_block = LLMHostWatch(self._unfixtured_call)
         self.config.pluginmanager.register(Protocol(self), "llm_cost_protocol")
+
+    def _unfixtured_test(self) -> pytest.Item | None:
+        """The running test when it makes a call itself (not a wide fixture) without the ``llm_cost`` fixture."""
+        item = self.current_item
+        if item is None or "llm_cost" in getattr(item, "fixturenames", ()):
+            return None
+        if self.current is not item.stash.get(LEDGER_KEY, None):  # a wide fixture is being set up
+            return None
+        return item
+
+    def _unfixtured_call(self, host: str) -> None:
+        """While recording: a test without the fixture reaches an LLM host; nothing records or meters it."""
+        item = self._unfixtured_test()
+        if item is None or (item.nodeid, host) in self._unfixtured:
+            return
+        self._unfixtured.add((item.nodeid, host))
+        import warnings
+
+        warnings.warn(  # under filterwarnings = error, this fails the call, and so the test
+            LLMCostWarning(
+                f"{item.nodeid} calls {host} without the llm_cost fixture: the call is neither recorded nor "
+                "metered, and will fail when replayed. Add llm_cost to the test's arguments, or list its "
+                "directory in llm_cost_autouse"
+            ),
+            stacklevel=2,
+        )
 
     def _blocked_message(self, host: str) -> str:
         item = self.current_item
         nodeid = item.nodeid if item is not None else "a fixture"
+        from ..providers.base import is_llm_host
+
+        if item is not None and is_llm_host(host) and self._unfixtured_test() is not None:
+            return (
+                f"LLM cost replay: {nodeid} calls {host} without the llm_cost fixture, so no cassette answers "
+                "it and its cost is not metered. Add llm_cost to the test's arguments (or list its directory in "
+                f"llm_cost_autouse), then record it (`pytest '{nodeid}' --llm-cost-record-mode=once`)"
+            )
         return (
             f"LLM cost replay: {nodeid} tried to reach {host}, which no cassette serves: a replaying "
             "--llm-cost run never uses the network. Give the test the llm_cost fixture and record it "
@@ -337,6 +400,8 @@ class Run:
         return bool(given) and given <= roots
 
     def pytest_unconfigure(self) -> None:
+        if self._placeholders is not None:
+            self._placeholders.uninstall()
         if "tap" in self.__dict__:  # made only when a cassette or --llm-cost needed it
             self.tap.uninstall()
         if self._attribution is not None:
@@ -361,6 +426,19 @@ class Run:
         if report.failed:
             self.collection_errors = True
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """``llm_cost_autouse``: each test under those directories takes the fixture, as ``usefixtures`` adds it."""
+        folders = self.settings.autouse
+        if not folders:
+            return
+        for item in items:
+            names = getattr(item, "fixturenames", None)
+            if names is None or "llm_cost" in names:  # parametrized tests share one list
+                continue
+            if any(Path(item.path).is_relative_to(folder) for folder in folders):
+                names.insert(0, "llm_cost")  # first: it records what the test's other fixtures call too
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Every ``cost_budget`` marker is valid, whichever plugin or conftest hook added it, before any test runs."""
         errors = []
@@ -373,6 +451,12 @@ class Run:
                 budget_of(item)
             except BudgetError as exc:
                 errors.append(f"{item.nodeid}: cost_budget: {exc}")
+            else:
+                if "llm_cost" not in getattr(item, "fixturenames", ()):
+                    errors.append(
+                        f"{item.nodeid}: cost_budget on a test without the llm_cost fixture limits nothing: "
+                        "add llm_cost to the test's arguments, or list its directory in llm_cost_autouse"
+                    )
         if errors and self.is_worker:
             # A usage error would only stop this worker: the controller shows a collection error.
             message = "invalid cost_budget marker:\n  " + "\n  ".join(errors)
@@ -395,7 +479,7 @@ class Run:
         if item is not None and "llm_cost" in getattr(item, "fixturenames", ()):
             from ..capture.recording import secure_recording_cassettes
 
-            secure_recording_cassettes(vcr)
+            secure_recording_cassettes(vcr, self.settings.record_hosts)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
@@ -496,8 +580,9 @@ class Run:
         from ..capture.recording import exception_chain, find_miss
 
         original = excinfo.exconly().splitlines()[0][:300]
+        self._credential_hint(item, report, excinfo)
         for link in exception_chain(excinfo.value):
-            if isinstance(link, (SpendLimitExceeded, NetworkBlocked)):  # the plugin stopped the call
+            if isinstance(link, (SpendLimitExceeded, NetworkBlocked, LLMCostWarning)):  # the plugin stopped the call
                 raised = "" if str(link)[:120] in original else f"\n(the client raised {original})"
                 report.longrepr = f"{link}{raised}"
                 if isinstance(link, SpendLimitExceeded):
@@ -510,6 +595,20 @@ class Run:
             explanation = miss.explain(item.nodeid, self._cassette_name(miss.path))
             report.longrepr = f"{explanation}\n(the client raised {original})"
 
+    def _credential_hint(
+        self, item: pytest.Item, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[Any]
+    ) -> None:
+        """A replaying test that failed for want of an API key (or on a replayed 401): one line naming the variable."""
+        if self.settings.recording:
+            return
+        from ..capture.credentials import credential_hint
+
+        hint = credential_hint(
+            excinfo.value, metering=self.settings.enabled, placeholders=self.settings.placeholder_keys
+        )
+        if hint is not None:
+            report.sections.append(("LLM cost hint", hint))
+
     def settle(self, item: pytest.Item, reports: list[pytest.TestReport]) -> None:
         """The test is over, teardown included: measure it, have the gate judge it, apply the verdict.
 
@@ -518,9 +617,15 @@ class Run:
         """
         from ..gate.budgets import BudgetError
         from ..gate.judge import judge
+        from ..meter import prompts
+        from ..providers.segments import find_divergence
 
         ledger = item.stash[LEDGER_KEY]
-        cost = measure(item.nodeid, ledger.snapshot(), self.card)
+        captured = ledger.snapshot()
+        entry = self.baseline.entries.get(item.nodeid)
+        cost = measure(item.nodeid, captured, self.card)
+        if cost.records and self._needs_segments(entry, cost):  # rare: a change to explain, or a baseline to write
+            cost = measure(item.nodeid, captured, self.card, segments=True)
         ledger.close(cost)
         if self.settings.recording:
             self.spend.add(cost.usd)
@@ -531,11 +636,12 @@ class Run:
         verdict = judge(
             item.nodeid,
             cost,
-            entry=self.baseline.entries.get(item.nodeid),
+            entry=entry,
             budget=budget,
             rules=self.rules,
             card=self.card,
             stopped=item.stash.get(GUARD_KEY, None) or bad_budget,
+            divergence=lambda: find_divergence(prompts(captured)),
         )
         target = next((report for report in reports if report.when == "call"), reports[0])
         if target.skipped and verdict.fails:  # skipped or xfailed: shown, but it fails nothing
@@ -556,6 +662,24 @@ class Run:
         if self.is_worker and self._lost:  # calls nobody owned travel to the controller with this report
             shipped = [lost.to_json() | {"started_by": lost.nodeid} for lost in self._unattributed()]
             reports[-1].llm_cost_unattributed = shipped  # type: ignore[attr-defined]
+
+    def _needs_segments(self, entry: Entry | None, cost: TestCost) -> bool:
+        """Whether to measure prompts by part: when the baseline is being written, or a test's usage
+        differs from its entry (or it has none yet), so that the change can be explained."""
+        if self.settings.update:
+            return True
+        if entry is None:
+            return self.baseline.exists
+        if (
+            cost.calls != entry.total.calls
+            or cost.tokens != entry.total.tokens
+            or cost.steps.keys() != entry.steps.keys()
+        ):
+            return True
+        return any(  # a flat total can hide a step that grew and one that shrank
+            step.calls != entry.steps[path].calls or step.tokens != entry.steps[path].tokens
+            for path, step in cost.steps.items()
+        )
 
     def _judge_fixtures(
         self, item: pytest.Item | None, report: pytest.TestReport | None
@@ -651,6 +775,7 @@ class Run:
         runs = getattr(report, "llm_cost_runs_per_day", None)
         if runs is not None:
             self._runs[nodeid] = runs
+        self._live_progress()
         if self.config.get_verbosity() > 0:
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
@@ -659,6 +784,24 @@ class Run:
                 reporter.ensure_newline()
                 for record in cost.records:
                     reporter.write_line(call_line(record))
+
+    def _live_progress(self) -> None:
+        """While recording, one line now and then (every LIVE_INTERVAL_S at most) with what the run has spent."""
+        if not self.settings.recording or self.config.get_verbosity() < 0:
+            return
+        now = time.monotonic()
+        if now - self._live_last < LIVE_INTERVAL_S:
+            return
+        self._live_last = now
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        from ..report.terminal import live_line
+
+        tests = [cost for cost in self.results.values() if cost.records]
+        usd = sum((cost.usd for cost in tests), Decimal(0))
+        reporter.ensure_newline()
+        reporter.write_line(live_line(sum(cost.calls for cost in tests), usd, len(tests)))
 
     def _receive(self, nodeid: str, data: dict[str, Any], verdict_data: dict[str, Any], kind: str = "test") -> TestCost:
         """A measured test or fixture reaches the controller (from this process, or a worker's report)."""
@@ -752,8 +895,10 @@ class Run:
         path = self.settings.results_path
         try:
             if path is not None:
+                started = time.perf_counter()
                 results.write(path)
                 self.written.append(("results", path))
+                self.took["results"] = time.perf_counter() - started
             if self.settings.report_path or self.settings.markdown_path or os.environ.get("GITHUB_STEP_SUMMARY"):
                 self._write_reports(results, run)
             if self.settings.update:
@@ -771,14 +916,18 @@ class Run:
 
         report = build_report(results, run)
         if self.settings.report_path is not None:
+            started = time.perf_counter()
             write_html(report, self.settings.report_path)
             self.written.append(("report", self.settings.report_path))
+            self.took["report"] = time.perf_counter() - started
         if self.settings.markdown_path is not None:
+            started = time.perf_counter()
             link = None
             if self.settings.report_path is not None:
                 link = os.path.relpath(self.settings.report_path, self.settings.markdown_path.parent)
             write_atomic(self.settings.markdown_path, summary_markdown(report, report_link=link))
             self.written.append(("summary", self.settings.markdown_path))
+            self.took["summary"] = time.perf_counter() - started
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:
             with open(step_summary, "a", encoding="utf-8") as handle:
@@ -825,10 +974,14 @@ class Run:
                 not_pruned = "; not pruned: this run collected no test"
         new, summary = update(start, results.accepted(), prune=prune)
         path = self.settings.baseline_path
+        created = ""
         if summary.any:
             summary = save_update(path, start, new)
+        elif not start.exists and not path.exists():  # empty, but there: in CI, a missing baseline fails the run
+            new.write(path)
+            created = " (created)"
         self.update_message = (
-            f"baseline {_display(path)}: {summary}" + ("" if summary.any else " (unchanged)") + not_pruned
+            f"baseline {_display(path)}: {summary}" + (created or ("" if summary.any else " (unchanged)")) + not_pruned
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -840,7 +993,7 @@ class Run:
                 for line in self.cassettes_kept:
                     terminalreporter.write_line(line)
             return
-        from ..report.terminal import findings_lines, summary_lines
+        from ..report.terminal import findings_lines, summary_lines, written_line
 
         results, run = self.finish()
         terminalreporter.write_sep("=", "LLM cost")
@@ -849,7 +1002,7 @@ class Run:
         for line in findings_lines(run, results):
             terminalreporter.write_line(line)
         for label, path in self.written:
-            terminalreporter.write_line(f"{label}: {_display(path)}")
+            terminalreporter.write_line(written_line(label, _display(path), self.took.get(label)))
         if self.update_message is not None:
             terminalreporter.write_line(self.update_message)
         for line in self.cassettes_kept:
@@ -878,7 +1031,8 @@ class Run:
         # Written atomically, and only added to until the test has passed.
         persister = CassettePersister(lambda: _unfinished(item))
         try:
-            with use_cassette(path, self.settings.record_mode, vcr_config, persister=persister):
+            hosts = self.settings.record_hosts
+            with use_cassette(path, self.settings.record_mode, vcr_config, persister=persister, record_hosts=hosts):
                 yield LLMCost(ledger, lambda: self.card, path)
         except CassetteReadError as exc:  # never recorded over
             pytest.fail(str(exc).replace(str(path), name, 1), pytrace=False)
@@ -995,6 +1149,11 @@ def _unfinished(item: pytest.Item) -> str | None:
     if outcome == "passed":  # its call never reported: an interrupt (KeyboardInterrupt, SIGINT)
         return "the test was interrupted while recording"
     return "the test's setup did not finish while recording"
+
+
+def _on_ci() -> bool:
+    """``CI`` is set to a true value, as GitHub Actions, GitLab CI, CircleCI and most others set it."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _display(path: Path) -> str:

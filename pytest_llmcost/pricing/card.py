@@ -525,6 +525,16 @@ class RateCard:
             else {"path": self.local.path.name, "sha256": self.local.sha256},
         }
 
+    def preload(self) -> None:
+        """Import genai-prices and load its data now, so later look-ups read memory only.
+
+        The spend guard prices a request inside the client's event loop while recording: an
+        import there reads files, which strict asyncio suites (blockbuster) refuse.
+        """
+        from genai_prices import data_snapshot
+
+        data_snapshot.get_snapshot()
+
     def provider_for(self, host: str, url: str, fallback: str) -> str:
         """The genai-prices provider id of a request: from its host when known, else ``fallback``."""
         key = url.split("?", 1)[0]

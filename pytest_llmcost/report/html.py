@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..files import write_atomic
 from ..fmt import STATUS_LABELS, money, percent
+from ..gate.explain import share_text
 from ..usage import Tokens, short_money
 from .model import DAYS_PER_MONTH, OUTLIER_FACTOR, PARETO_MARK, Report, pareto_chart, shared_cassette
 
@@ -36,12 +37,14 @@ DASH = "\u2013"  # an en dash: no value
 CENT = Decimal("0.01")
 #: Sorting the status column in descending order puts the worst first.
 STATUS_RANKS = {
-    "regressed": 7,
+    "regressed": 8,
+    "cache_regressed": 7,
     "over_budget": 6,
     "unknown_step": 5,
     "failed": 4,
     "unpriced": 3,
     "new": 2,
+    "accepted": 2,
     "improved": 1,
     "ok": 0,
 }
@@ -159,6 +162,7 @@ def _environment() -> jinja2.Environment:
         days_per_month=DAYS_PER_MONTH,
         version=__version__,
         shared_cassette=shared_cassette,
+        share_text=share_text,
     )
     return env
 

@@ -22,6 +22,8 @@ MAX_DETAILS = 200
 MAX_CHARS = 60_000
 STATUS_LABELS = {
     "regressed": "⚠️ regressed",
+    "cache_regressed": "⚠️ cache regressed",
+    "accepted": "☑️ accepted",
     "over_budget": "⛔ over budget",
     "unknown_step": "⛔ unknown step",
     "unpriced": "❓ unpriced",
@@ -64,44 +66,77 @@ def _tests(count: int) -> str:
     return f"{count:,} test{'' if count == 1 else 's'}"
 
 
+def _story(report: Report) -> str:
+    """The step that moved most, where, and why: ```synthesize` +$0.0069 (+141.0%) in 3 tests: input ...``."""
+    if not report.step_changes:
+        return ""
+    top = report.step_changes[0]
+    where = f" in {_tests(top.tests)}"
+    why = f" ({top.gist})" if top.gist else ""
+    text = f"{code(top.step)} {signed(top.delta_usd)} ({ratio(top.delta_ratio)}){where}{why}"
+    others = len(report.step_changes) - 1
+    if others:
+        text += f"; {others} other step{'' if others == 1 else 's'} moved"
+    return text
+
+
 def headline(report: Report) -> str:
     counts = report.counts
     parts = []
     if counts.regressed:
         their = "its" if counts.regressed == 1 else "their"
         parts.append(f"{_tests(counts.regressed)} over {their} allowed delta")
+    if counts.cache_regressed:
+        parts.append(f"{_tests(counts.cache_regressed)} lost prompt-cache hits")
     if counts.over_budget:
         parts.append(f"{counts.over_budget:,} over budget" if parts else f"{_tests(counts.over_budget)} over budget")
-    tail = ": " + ", ".join(parts) if parts else ""
+    if counts.accepted:
+        parts.append(f"{_tests(counts.accepted)} with an increase accepted in this change's baseline")
+    tail = " **" + "; ".join(parts) + ".**" if parts else ""
     if report.delta_usd is None:
         return (
             f"LLM cost per test run: {short_money(report.now_usd)} over {_tests(counts.tests)} "
-            f"(no baseline to compare with){tail}."
+            f"(no baseline to compare with).{tail}"
         )
-    if report.delta_usd == 0:
-        return f"This change leaves LLM cost per test run unchanged at {short_money(report.now_usd)}{tail}."
-    verb = "raises" if report.delta_usd > 0 else "lowers"
+    against = " against the base branch" if "(base branch)" in report.baseline_label else ""
+    story = _story(report)
+    if report.delta_usd == 0 and not story:
+        return f"This change leaves LLM cost per test run unchanged{against} at {short_money(report.now_usd)}.{tail}"
+    verb = "raises" if report.delta_usd > 0 else "lowers" if report.delta_usd < 0 else "keeps"
     pct = f" ({ratio(report.delta_ratio)})" if report.delta_ratio is not None else ""
-    return f"This change {verb} LLM cost per test run by {short_money(abs(report.delta_usd))}{pct}{tail}."
+    amount = f" by {short_money(abs(report.delta_usd))}{pct}" if report.delta_usd else " level"
+    text = f"This change {verb} LLM cost per test run{against}{amount}"
+    if story:
+        text += f": {story}"
+    text += "."
+    if report.monthly_delta_usd:
+        text += f" That is {signed(report.monthly_delta_usd)} a month at the runs per day set."
+    return text + tail
+
+
+#: The order a change is listed in: what fails first, then accepted increases, then the rest; new tests last.
+_RANK = {"unpriced": 0, "over_budget": 0, "unknown_step": 0, "regressed": 0, "cache_regressed": 0, "accepted": 1}
 
 
 def _change_rows(report: Report) -> list[list[str]]:
-    """Tests whose cost changed, each followed by its changed steps, by the size of the change.
+    """Tests whose cost changed, each followed by its changed steps and why they moved.
 
-    A test ranks by the largest change among it and its steps (a flat total can hide a step
-    that grew), so its steps always sit under it.
+    Tests that fail come first, then increases accepted in the change's baseline, then the rest by
+    the size of the change (a test ranks by the largest change among it and its steps, a flat total
+    can hide a step that grew); tests new to the baseline come last, so they never crowd out a change.
     """
-    groups: list[tuple[Decimal, str, list[list[str]]]] = []
+    groups: list[tuple[int, Decimal, str, list[list[str]]]] = []
     for test in report.tests:
         if test.delta_usd is None and test.status != "new":
             continue
         change = test.delta_usd if test.delta_usd is not None else test.now_usd
-        if not change and test.status == "ok":
+        if not change and test.status == "ok" and not test.fails:
             continue
         changed = [(abs(step.delta_usd), step) for step in test.steps if step.delta_usd]
         changed.sort(key=lambda item: -item[0])
         steps = [step for _, step in changed]
         rank = max([abs(change), *(size for size, _ in changed)])
+        order = 0 if test.fails else _RANK.get(test.status, 3 if test.status == "new" else 2)
         rows = [_test_cells(test)]
         rows += [
             [
@@ -110,13 +145,39 @@ def _change_rows(report: Report) -> list[list[str]]:
                 dollars(step.now_usd),
                 signed(step.delta_usd),
                 ratio(step.delta_ratio),
-                "over" if step.over else "",
+                ("over: " if step.over else "") + step.why.replace("|", "\\|"),
             ]
             for step in steps
         ]
-        groups.append((rank, test.nodeid, rows))
-    groups.sort(key=lambda group: (-group[0], group[1]))
-    return [row for _, _, rows in groups for row in rows]
+        if not steps and test.why:  # a test without steps: its total's causes
+            rows[0][-1] += " · " + test.why[0].partition(": ")[2].replace("|", "\\|")
+        groups.append((order, rank, test.nodeid, rows))
+    groups.sort(key=lambda group: (group[0], -group[1], group[2]))
+    return [row for *_, rows in groups for row in rows]
+
+
+#: Rows the "biggest changes" table shows at most, steps included; and characters of a "why" cell.
+MAX_CHANGE_ROWS = 40
+MAX_WHY = 400
+
+
+def _first_groups(rows: list[list[str]], count: int) -> list[list[str]]:
+    """The first ``count`` tests of the change rows, each with its step rows, within MAX_CHANGE_ROWS."""
+    kept: list[list[str]] = []
+    tests = 0
+    for row in rows:
+        if not row[0].startswith("↳"):
+            tests += 1
+            if tests > count:
+                break
+        if len(kept) == MAX_CHANGE_ROWS:
+            break
+        kept.append([*row[:-1], _clip(row[-1])])
+    return kept
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_WHY else text[: MAX_WHY - 1] + "…"
 
 
 def _test_cells(test: TestRow) -> list[str]:
@@ -126,7 +187,7 @@ def _test_cells(test: TestRow) -> list[str]:
         dollars(test.now_usd),
         signed(test.delta_usd if test.delta_usd is not None else test.now_usd if test.status == "new" else None),
         ratio(test.delta_ratio),
-        STATUS_LABELS.get(test.status, test.status),
+        STATUS_LABELS.get(test.status, test.status) + (f": {code(test.moved[0])}" if test.label != test.status else ""),
     ]
 
 
@@ -166,11 +227,31 @@ def summary_markdown(report: Report, *, report_link: str | None = None) -> str:
         extra.append(f"price drift {signed(report.drift_usd)} (not counted against any test)")
     lines += ["", "<sub>" + "; ".join(extra) + "</sub>", ""]
 
+    if report_link:
+        lines += [f"[Full HTML report]({report_link})", ""]
+    if report.step_changes:
+        lines += ["#### What moved, by step", ""]
+        step_rows = [
+            [
+                code(change.step),
+                dollars(change.base_usd),
+                dollars(change.now_usd),
+                signed(change.delta_usd),
+                ratio(change.delta_ratio),
+                f"{change.tests:,}",
+                _clip(change.why.replace("|", "\\|")),
+            ]
+            for change in report.step_changes[:MAX_CHANGES]
+        ]
+        lines += markdown_table(["step", "base", "head", "Δ", "Δ%", "tests", "why"], step_rows, "lrrrrrl")
+        if len(report.step_changes) > MAX_CHANGES:
+            lines += ["", f"…and {len(report.step_changes) - MAX_CHANGES:,} more steps in the full report."]
+        lines.append("")
     changes = _change_rows(report)
     header = ["test / step", "base", "head", "Δ", "Δ%", ""]
     if changes:
         lines += ["#### Biggest changes", ""]
-        lines += markdown_table(header, changes[:MAX_CHANGES], "lrrrrl")
+        lines += markdown_table(header, _first_groups(changes, MAX_CHANGES), "lrrrrl")
         lines.append("")
     else:
         lines += ["No test's LLM cost changed.", ""]
@@ -183,8 +264,6 @@ def summary_markdown(report: Report, *, report_link: str | None = None) -> str:
             f"`pytest --llm-cost --llm-cost-update --llm-cost-prune` drops {'them' if many else 'it'}."
         )
         tail.append("")
-    if report_link:
-        tail += [f"[Full HTML report]({report_link})", ""]
 
     if report.tests:
         lines += [f"<details><summary>All {_tests(counts.tests)}, by cost</summary>", ""]

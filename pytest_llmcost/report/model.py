@@ -8,14 +8,17 @@ projections. Templates only loop over it and format; the clock is injected.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from ..gate.compare import Comparison
+from ..gate.compare import Comparison, StepDelta
+from ..gate.explain import Cause, Profile
 from ..gate.judge import RunVerdict
 from ..pricing import rate_card_label
 from ..results import Results
@@ -33,6 +36,7 @@ __all__ = [
     "ParetoChart",
     "Projection",
     "Report",
+    "StepChange",
     "StepRow",
     "StepStat",
     "TestRow",
@@ -112,6 +116,11 @@ class StepRow:
     tokens: Tokens
     over: bool
     calls_detail: tuple[CallRow, ...]
+    why: str = ""
+    """Why it moved: ``input 238 -> 995 tokens per call (x4.2), same model, same calls``; empty when it did not."""
+    base: Profile | None = None
+    now: Profile | None = None
+    causes: tuple[Cause, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,19 @@ class TestRow:
     steps: tuple[StepRow, ...]
     details: bool
     """Whether this row carries its steps and calls (large reports keep them for the top tests)."""
+    findings: tuple[str, ...] = ()
+    """The gate's reasons, as the test's failure states them."""
+    why: tuple[str, ...] = ()
+    """One line per step that moved (the test's total when it has no step): ``synthesize +$0.0023 (+141%): ...``."""
+    moved: tuple[str, ...] = ()
+    """The steps whose cost moved, largest change first."""
+
+    @property
+    def label(self) -> str:
+        """The status naming the step it concerns: ``regressed: synthesize``."""
+        if self.moved and self.status in ("regressed", "cache_regressed", "accepted", "improved"):
+            return f"{self.status}: {self.moved[0]}"
+        return self.status
 
 
 @dataclass(frozen=True)
@@ -188,6 +210,33 @@ class Counts:
     over_budget: int = 0
     unpriced: int = 0
     estimated: int = 0
+    cache_regressed: int = 0
+    accepted: int = 0
+
+
+@dataclass(frozen=True)
+class StepChange:
+    """One step's change summed over the tests that ran it: what the delta chart draws."""
+
+    step: str
+    base_usd: Decimal
+    now_usd: Decimal
+    tests: int
+    """Tests whose cost for this step moved."""
+    why: str
+    """The causes in the test where it moved most."""
+    width: float = 0.0
+    gist: str = ""
+    """The two largest of those causes, for a headline."""
+    """Bar length, as a share (0-100) of the largest change."""
+
+    @property
+    def delta_usd(self) -> Decimal:
+        return self.now_usd - self.base_usd
+
+    @property
+    def delta_ratio(self) -> Decimal | None:
+        return self.delta_usd / self.base_usd if self.base_usd else None
 
 
 @dataclass(frozen=True)
@@ -214,6 +263,28 @@ class Report:
     truncated: int = 0
     """How many tests are listed without their steps and calls, to keep a large report small."""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    step_changes: tuple[StepChange, ...] = ()
+    """Steps whose cost moved, largest change first."""
+    monthly_delta_usd: Decimal | None = None
+    """The change a month at each test's ``runs_per_day`` (None when no test sets it)."""
+    baseline_label: str = ""
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything a reviewer should see moved: a cost, a status, a test new or gone."""
+        counts = self.counts
+        return bool(
+            self.delta_usd
+            or self.step_changes
+            or counts.regressed
+            or counts.over_budget
+            or counts.new
+            or counts.stale
+            or counts.accepted
+            or counts.cache_regressed
+            or counts.unpriced
+            or any(test.fails for test in self.tests)
+        )
 
 
 def _quantile(values: list[Decimal], q: float) -> Decimal:
@@ -280,7 +351,10 @@ def build_report(
         verdict = verdicts.get(test.nodeid)
         status = verdict.status.value if verdict is not None else ("new" if has_baseline else "ok")
         fails = verdict is not None and verdict.fails
-        rows.append(_test_row(test, compared.get(test.nodeid), status, fails, widest, details=rank < detail_limit))
+        row = _test_row(test, compared.get(test.nodeid), status, fails, widest, details=rank < detail_limit)
+        if verdict is not None and verdict.findings:
+            row = dataclasses.replace(row, findings=verdict.reasons)
+        rows.append(row)
 
     # Both sides of a delta are priced by one card, today's: the tests with a baseline entry
     # compare with it, the tests new to the baseline count from zero.
@@ -309,7 +383,18 @@ def build_report(
         over_budget=sum(1 for row in rows if row.status in ("over_budget", "unknown_step")),
         unpriced=sum(test.unpriced for test in tests.values()),
         estimated=sum(test.estimated for test in tests.values()),
+        cache_regressed=sum(  # a test can regress in dollars and in its cache at once
+            1
+            for v in verdicts.values()
+            if v.fails and any(status.value == "cache_regressed" for status, _ in v.findings)
+        ),
+        accepted=sum(1 for row in rows if row.status == "accepted"),
     )
+    monthly: Decimal | None = None
+    for nodeid, per_day in results.runs_per_day.items():
+        comparison = compared.get(nodeid)
+        if comparison is not None and per_day:
+            monthly = (monthly or Decimal(0)) + comparison.total.delta_usd * per_day * DAYS_PER_MONTH
     return Report(
         title=title,
         generated=clock().strftime("%Y-%m-%d %H:%M UTC"),
@@ -330,7 +415,42 @@ def build_report(
         stale=stale_ids,
         allowance=str(results.rules.tolerance),
         truncated=max(len(rows) - detail_limit, 0),
+        step_changes=_step_changes(compared.values()),
+        monthly_delta_usd=monthly,
+        baseline_label=run.baseline if run is not None else "",
     )
+
+
+def _step_changes(comparisons: Iterable[Comparison]) -> tuple[StepChange, ...]:
+    """Each step's change summed over the tests, with the causes where it moved most."""
+    sums: dict[str, list[Any]] = {}
+    for comparison in comparisons:
+        deltas = [delta for delta in comparison.steps if delta.base_usd is not None] or [comparison.total]
+        for delta in deltas:
+            if delta.base_usd is None or not delta.delta_usd:
+                continue
+            path = delta.path or NO_STEP
+            entry = sums.setdefault(path, [Decimal(0), Decimal(0), 0, None])
+            entry[0] += delta.base_usd
+            entry[1] += delta.now_usd
+            entry[2] += 1
+            if entry[3] is None or abs(delta.delta_usd) > abs(entry[3].delta_usd):
+                entry[3] = delta
+    changes = [
+        StepChange(path, base, now, count, _reasons(top), gist=", ".join(cause.text for cause in top.causes[:2]))
+        for path, (base, now, count, top) in sums.items()
+    ]
+    changes.sort(key=lambda change: (-abs(change.delta_usd), change.step))
+    widest = max((abs(change.delta_usd) for change in changes), default=Decimal(0))
+    return tuple(
+        dataclasses.replace(change, width=round(float(abs(change.delta_usd) / widest) * 100, 2) if widest else 0.0)
+        for change in changes
+    )
+
+
+def _reasons(delta: StepDelta) -> str:
+    """The causes part of a delta's explanation: ``input 238 -> 995 tokens per call (x4.2), same model``."""
+    return delta.why.partition(": ")[2]
 
 
 def _test_row(
@@ -355,6 +475,10 @@ def _test_row(
                     tokens=cost.tokens if cost is not None else Tokens(),
                     over=delta is not None and not delta.allowed,
                     calls_detail=_calls_of(step_records),
+                    why=_reasons(delta) if delta is not None and delta.base_usd is not None and delta.changed else "",
+                    base=None if delta is None else delta.base,
+                    now=None if delta is None else delta.now,
+                    causes=() if delta is None else delta.causes,
                 )
             )
         loose = [record for record in test.records if record.step is None]
@@ -374,6 +498,12 @@ def _test_row(
             )
         steps.sort(key=lambda row: (-row.now_usd, row.path))
     total = comparison.total if comparison is not None else None
+    moved: list[StepDelta] = []
+    if comparison is not None:
+        moved = [delta for delta in comparison.steps if delta.base_usd is not None and delta.delta_usd]
+        moved.sort(key=lambda delta: (delta.allowed, -abs(delta.delta_usd)))  # a step over its allowance first
+        if not moved and comparison.total.delta_usd and not comparison.steps:
+            moved = [comparison.total]
     return TestRow(
         nodeid=test.nodeid,
         base_usd=None if total is None else total.base_usd,
@@ -389,6 +519,8 @@ def _test_row(
         unpriced=test.unpriced,
         steps=tuple(steps),
         details=details,
+        why=tuple(delta.why for delta in moved),
+        moved=tuple(delta.path for delta in moved if delta.path is not None),
     )
 
 

@@ -12,18 +12,47 @@ from ..pricing import rate_card_label
 from ..results import Results
 from ..usage import Call, StepCost, TestCost, Tokens
 
-__all__ = ["call_line", "money", "plural", "summary_lines"]
+__all__ = ["call_line", "live_line", "money", "plural", "summary_lines", "written_line"]
+
+#: A report that took longer than this many seconds to write shows its time.
+SLOW_REPORT_S = 1.0
+#: Exact counts for a response without usage: what to ask the provider for.
+EXACT_COUNTS_HINT = (
+    'for exact counts ask the provider for usage: OpenAI streams stream_options={"include_usage": True}, '
+    "LangChain ChatOpenAI(stream_usage=True)"
+)
 
 MAX_TESTS = 20
 MAX_STEPS = 5
 
 
 def _fit(text: str, width: int) -> str:
-    """``text`` cut in the middle to ``width``: the file at the start and the test name at the end stay."""
+    """``text`` cut from the left to ``width``, so a CI log still shows the test's function and parameters.
+
+    ``tests/agents/test_research.py::test_workflow[small model]`` becomes
+    ``…test_research.py::test_workflow[small model]``; when the function and its parameters alone
+    are too long, the parameters are cut in the middle and the function name stays whole.
+    """
     if len(text) <= width:
         return text
-    head = max(width // 3, 1)
-    return text[:head] + "…" + text[-(width - head - 1) :]
+    if width < 2:
+        return "…"[:width]
+    bracket = text.find("[")
+    head = text if bracket < 0 else text[:bracket]
+    name_start = head.rfind("::") + 2 if "::" in head else 0
+    name = text[name_start:]
+    if len(name) + 1 <= width:
+        return "…" + text[-(width - 1) :]
+    function = text[name_start:bracket] if bracket >= 0 else name
+    params = text[bracket:] if bracket >= 0 else ""
+    room = width - 1 - len(function)
+    if params and 3 <= room < 5:  # room for the function name, not for its parameters
+        return "…" + function + "[…]"
+    if not params or room < 5:  # no parameters, or no room for the function name: the end of the name
+        return "…" + text[-(width - 1) :]
+    keep = room - 1  # an ellipsis in the middle of the parameters; their closing bracket stays
+    left = keep // 2
+    return "…" + function + params[:left] + "…" + params[len(params) - (keep - left) :]
 
 
 def _table(title: str, rows: Iterable[tuple[str, int, Tokens, Decimal]], width: int) -> list[str]:
@@ -79,13 +108,33 @@ def summary_lines(results: Results, width: int = 100) -> list[str]:
         f"{plural(unpriced, 'call')} unpriced (counted as $0)",
     ]
     lines.append("; ".join(flags))
+    if estimated:
+        lines.append(EXACT_COUNTS_HINT)
     lines.append(f"rate card: {rate_card_label(results.rate_card)}")
     return lines
 
 
+def live_line(calls: int, usd: Decimal, tests: int) -> str:
+    """The progress line a long recording prints now and then: what it has spent so far."""
+    return f"llm-cost: recording, {plural(calls, 'LLM call')} in {plural(tests, 'test')} so far, {money(usd)} spent"
+
+
+def written_line(label: str, shown: str, seconds: float | None = None) -> str:
+    """``report: .llm-cost/report.html``, with the time it took when that was long (``(1.4 s)``)."""
+    took = f" ({seconds:.1f} s)" if seconds is not None and seconds > SLOW_REPORT_S else ""
+    return f"{label}: {shown}{took}"
+
+
+def estimate_label(call: Call) -> str:
+    """``estimated``, or ``estimated-unavailable`` when tiktoken's data could not be had (counted as 0 tokens)."""
+    from ..meter import NO_TOKENIZER
+
+    return "estimated-unavailable" if (call.note or "").startswith(NO_TOKENIZER) else "estimated"
+
+
 def call_line(call: Call) -> str:
     """One metered call, for ``-v``."""
-    labels = [label for label, on in (("estimated", call.estimated), ("unpriced", call.unpriced)) if on]
+    labels = [label for label, on in ((estimate_label(call), call.estimated), ("unpriced", call.unpriced)) if on]
     where = call.step or "-"
     if call.requests:
         what = f"{call.model or call.provider} ({plural(call.requests, 'request')})"
@@ -133,6 +182,10 @@ def comparison_table(comparison: Comparison) -> str:
         for row in rows
     ]
     lines.append(f"allowed: {comparison.allowance}; prices: today's rate card for both")
+    shown = comparison.steps or (comparison.total,)  # a total over steps of different shapes explains little
+    why = [delta.why for delta in shown if delta.base is not None and delta.changed]
+    if why:
+        lines += ["", "why:", *(f"  {line}" for line in why)]
     return "\n".join(lines)
 
 
@@ -143,6 +196,7 @@ def findings_lines(run: RunVerdict, results: Results | None = None) -> list[str]
     updating = run.rules.updating
     failed = [
         (Status.REGRESSED, "over its allowed delta", "over their allowed delta"),
+        (Status.CACHE_REGRESSED, "losing prompt-cache hits", "losing prompt-cache hits"),
         (Status.OVER_BUDGET, "over its cost_budget", "over their cost_budget"),
         (Status.UNKNOWN_STEP, "on a cost_budget step it never ran", "on cost_budget steps they never ran"),
         (Status.UNPRICED, "calling an unpriced model", "calling unpriced models"),
@@ -196,7 +250,8 @@ def findings_lines(run: RunVerdict, results: Results | None = None) -> list[str]
         if blind:
             lines.append(
                 f"{plural(blind, 'call')} without reported usage could not be estimated (counted as 0 tokens): "
-                "tiktoken's encoding could not be loaded; point TIKTOKEN_CACHE_DIR at a folder holding it"
+                "tiktoken's encoding could not be loaded; point TIKTOKEN_CACHE_DIR at a folder holding it "
+                "(run once with network to fill it)"
             )
     if results is not None and results.unattributed:
         calls = sum(lost.calls for lost in results.unattributed)

@@ -121,13 +121,18 @@ def test_a_regressed_step_fails_its_test_even_when_the_total_is_flat(
     result.stdout.fnmatch_lines(
         [
             "*_ test_agent _*",
-            "LLM cost of step synthesize $0.00383 exceeds baseline $0.00258 by 48.5% (allowed 5%)",
+            "LLM cost of step synthesize $0.00383 exceeds baseline $0.00258 by 48.5% (allowed 5%): "
+            "input 1,003 -> 1,503 tokens per call (+50%), same model, same calls",
             "*- LLM cost vs baseline -*",
             "* baseline * now * change",
             "(test total) * $0.005155 * $0.005155 * +$0.000000 * +0.0%",
             "plan * $0.002578 * $0.001328 * -$0.001250 * -48.5%",
             "synthesize * $0.002578 * $0.003828 * +$0.001250 * +48.5% * over",
             "allowed: 5%; prices: today's rate card for both",
+            "",
+            "why:",
+            "  plan -$0.00125 (-48.5%): input 1,003 -> 503 tokens per call (-50%), same model, same calls",
+            "  synthesize +$0.00125 (+48.5%): input 1,003 -> 1,503 tokens per call (+50%), same model, same calls",
             "*short test summary info*",
             "REGRESSED test_agent.py::test_agent - LLM cost of step synthesize $0.00383 ex*",
             "*1 failed, 1 passed*",
@@ -147,7 +152,18 @@ def test_regression_message_for_the_test_total(recorded: pytest.Pytester, monkey
     result = recorded.runpytest("--llm-cost", "-rA")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        ["LLM cost $0.00633 exceeds baseline $0.00508 by 24.6% (allowed 5%)"]  # usd(2500) vs usd(2000)
+        [
+            # usd(2500) vs usd(2000), and why: 500 more words in the (only, latest) message
+            "LLM cost $0.00633 exceeds baseline $0.00508 by 24.6% (allowed 5%): "
+            "input 2,003 -> 2,503 tokens per call (+25%), "
+            "same model, same calls",
+            "*- LLM cost vs baseline -*",
+            "(test total) * $0.005078 * $0.006328 * +$0.001250 * +24.6% * over",
+            "allowed: 5%; prices: today's rate card for both",
+            "",
+            "why:",
+            "  total +$0.00125 (+24.6%): input 2,003 -> 2,503 tokens per call (+25%), same model, same calls",
+        ]
     )
 
 
@@ -174,7 +190,12 @@ def test_allowed_delta_from_command_line_ini_and_marker(
     )
     result = recorded.runpytest("--llm-cost")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*exceeds baseline $0.00508 by 24.6% (allowed 1%)"])
+    result.stdout.fnmatch_lines(
+        [
+            "*exceeds baseline $0.00508 by 24.6% (allowed 1%): input 2,003 -> 2,503 tokens per call "
+            "(+25%), same model, same calls"
+        ]
+    )
 
 
 def test_bad_tolerance_is_a_usage_error_quoting_it(recorded: pytest.Pytester) -> None:
@@ -537,7 +558,8 @@ def test_the_gate_works_the_same_under_xdist(recorded: pytest.Pytester, monkeypa
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "LLM cost of step synthesize $0.00383 exceeds baseline $0.00258 by 48.5% (allowed 5%)",
+            "LLM cost of step synthesize $0.00383 exceeds baseline $0.00258 by 48.5% (allowed 5%): "
+            "input 1,003 -> 1,503 tokens per call (+50%), same model, same calls",
             "synthesize * $0.002578 * $0.003828 * +$0.001250 * +48.5%  over",
         ]
     )

@@ -312,3 +312,93 @@ def test_inspect_reproduces_the_usage_real_providers_reported(corpus: Path, name
     code, out, err = _run("inspect", path)
     calls = f"{len(truth)} LLM call" + ("s" if len(truth) > 1 else "")
     assert out.splitlines()[-1].startswith(f"total: {calls} in 1 cassette, $")
+
+
+GRPC = """\
+# a gRPC recording kept beside the cassettes
+interactions:
+- method: /google.pubsub.v1.Publisher/Publish
+  request: !!binary CgRhYmNk
+"""
+WEBSOCKET = """\
+version: 1
+frames:
+  - {direction: sent, data: '{"type": "session.update"}'}
+"""
+CUSTOM_TAG = "interactions: !grpc_interactions [1, 2]\n"
+
+
+def test_inspect_over_a_tree_skips_what_is_not_a_cassette_and_meters_the_rest(
+    recorded: dict[tuple[str, int], Any], pytester: pytest.Pytester
+) -> None:
+    """A folder is searched; each YAML file that is not a vcrpy cassette is one line on stderr; exit 0."""
+    other = pytester.path / "cassettes" / "other"
+    other.mkdir()
+    (other / "grpc.yaml").write_text(GRPC)
+    (other / "socket.yml").write_text(WEBSOCKET)
+    (other / "custom.yaml").write_text(CUSTOM_TAG)
+    (other / "notes.txt").write_text("not yaml, not looked at")
+    code, out, err = _run("inspect", "cassettes")
+    assert code == 0
+    skipped = err.splitlines()
+    assert len(skipped) == 3
+    for name in ("grpc.yaml", "socket.yml", "custom.yaml"):
+        (line,) = [line for line in skipped if name in line]
+        assert line.startswith("llm-cost inspect: skipped ")
+    assert out.splitlines()[-1].startswith(f"total: {len(recorded)} LLM calls in 4 cassettes (3 files skipped), $")
+    for cassette in CASSETTES:
+        assert cassette in out
+    # The same with --json: stdout stays one JSON document.
+    code, out, err = _run("inspect", "--json", "cassettes")
+    assert code == 0
+    assert len(json.loads(out)) == len(recorded)
+    assert len(err.splitlines()) == 3
+
+
+def test_inspect_reading_no_cassette_at_all_is_an_error(pytester: pytest.Pytester) -> None:
+    (pytester.path / "a.yaml").write_text(GRPC)
+    (pytester.path / "b.yaml").write_text(WEBSOCKET)
+    code, out, err = _run("inspect", "a.yaml", "b.yaml")
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == "llm-cost inspect: none of the 2 files is a vcrpy cassette"
+
+
+OFFLINE_INSPECT = """
+import sys
+
+import tiktoken.load
+
+
+def _offline(*args, **kwargs):
+    raise OSError("no network: cannot download the encoding")
+
+
+tiktoken.load.read_file = _offline
+from pytest_llmcost.cli import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_inspect_offline_without_tiktoken_data_is_one_line_not_a_traceback(
+    recorded: dict[tuple[str, int], Any], pytester: pytest.Pytester
+) -> None:
+    """The estimated call is labelled estimated-unavailable; one line names TIKTOKEN_CACHE_DIR."""
+    script = pytester.path / "offline_inspect.py"
+    script.write_text(OFFLINE_INSPECT)
+    env = {**__import__("os").environ, "TIKTOKEN_CACHE_DIR": str(pytester.mkdir("empty-cache"))}
+    command = subprocess.run(
+        [sys.executable, str(script), "inspect", "cassettes"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert command.returncode == 0, command.stderr
+    assert "Traceback" not in command.stderr
+    (line,) = command.stderr.splitlines()
+    assert line.startswith("llm-cost inspect: 1 call without reported usage could not be estimated")
+    assert "TIKTOKEN_CACHE_DIR" in line
+    (row,) = [row for row in command.stdout.splitlines() if "test_estimated" in row]
+    assert row.endswith("[estimated-unavailable]")

@@ -66,6 +66,15 @@ else:
 #   head: synthesize $0.0030775 (1200 words), other $0.0063275 (2500 words), fresh $0.0008275;
 #         total $0.0131375
 HEAD = ".llm-cost/results.json"
+# Why test_other and test_agent's synthesize step moved, as every surface says it.
+WHY_OTHER = "input 2,003 -> 2,503 tokens per call (+25%), same model, same calls"
+WHY_SYNTHESIZE = "input 1,003 -> 1,203 tokens per call (+20%), same model, same calls"
+# The summary's headline: the step that moved most is test_other's calls, outside any step.
+HEADLINE = (
+    "This change raises LLM cost per test run by $0.00258 (+24.4%): `(no step)` +$0.00125 (+24.6%) in 1 test "
+    "(input 2,003 -> 2,503 tokens per call (+25%)); "
+    "1 other step moved. **2 tests over their allowed delta.**"
+)
 
 
 def _run(*argv: str) -> tuple[int, str, str]:
@@ -134,9 +143,7 @@ def test_report_writes_html_and_markdown_and_says_where(runs: pytest.Pytester) -
     run_summary = (runs.path / ".llm-cost" / "summary.md").read_text()
     assert markdown.replace("(cost.html)", "(report.html)") == run_summary
     # Compared with llm-cost-baseline.json: test_legacy's entry is stale, test_fresh counts from $0.
-    assert markdown.splitlines()[3] == (
-        "This change raises LLM cost per test run by $0.00258 (+24.4%): 2 tests over their allowed delta."
-    )
+    assert markdown.splitlines()[3] == (HEADLINE)
 
 
 def test_report_defaults(runs: pytest.Pytester) -> None:
@@ -170,9 +177,7 @@ def test_report_renders_the_runs_own_verdicts(runs: pytest.Pytester) -> None:
     """The report shows what the run judged, even once the baseline file has changed or gone."""
     (runs.path / "llm-cost-baseline.json").unlink()
     assert _run("report", HEAD, "--markdown", "cost.md")[0] == 0
-    assert (runs.path / "cost.md").read_text().splitlines()[3] == (
-        "This change raises LLM cost per test run by $0.00258 (+24.4%): 2 tests over their allowed delta."
-    )
+    assert (runs.path / "cost.md").read_text().splitlines()[3] == (HEADLINE)
 
 
 def test_report_against_another_baseline_is_judged_again(runs: pytest.Pytester) -> None:
@@ -202,12 +207,17 @@ def test_diff_text_lists_changed_tests_and_steps(runs: pytest.Pytester, base: st
         ["test", "/", "step", "base", "head", "change", "%"],
         ["test_flows.py::test_legacy", "$0.00133", "-", "-$0.00133", "gone"],
         ["test_flows.py::test_other", "$0.00508", "$0.00633", "+$0.00125", "+24.6%"],
+        ["why:", *WHY_OTHER.split()],
         ["test_flows.py::test_fresh", "-", "$0.000828", "+$0.000828", "new"],
+        # A test with steps is explained by its steps.
         ["test_flows.py::test_agent", "$0.00516", "$0.00566", "+$0.0005", "+9.7%"],
         ["synthesize", "$0.00258", "$0.00308", "+$0.0005", "+19.4%"],  # plan did not change
+        ["why:", *WHY_SYNTHESIZE.split()],
         ["(total)", "$0.0119", "$0.0131", "+$0.00125", "+10.5%"],  # test_same did not change
     ]
-    assert lines[6].startswith("  synthesize ")
+    assert lines[4] == f"    why: {WHY_OTHER}"
+    assert lines[7].startswith("  synthesize ")
+    assert lines[8] == f"    why: {WHY_SYNTHESIZE}"
     assert lines[-1] == "4 of 5 tests changed (1 new, 1 gone)"
 
 
@@ -217,19 +227,29 @@ def test_diff_markdown(runs: pytest.Pytester) -> None:
     assert out.splitlines() == [
         f"**LLM cost: base.json → {HEAD}** ({_card_label()})",
         "",
-        "| test / step | base | head | Δ | Δ% |",
-        "|---|---:|---:|---:|---:|",
-        "| `test_flows.py::test_legacy` | $0.00133 | - | -$0.00133 | -100.0% |",
-        "| `test_flows.py::test_other` | $0.00508 | $0.00633 | +$0.00125 | +24.6% |",
-        "| `test_flows.py::test_fresh` | - | $0.000828 | +$0.000828 | - |",
-        "| `test_flows.py::test_agent` | $0.00516 | $0.00566 | +$0.0005 | +9.7% |",
-        "| ↳ `synthesize` | $0.00258 | $0.00308 | +$0.0005 | +19.4% |",
-        "| `(total)` | $0.0119 | $0.0131 | +$0.00125 | +10.5% |",
+        "| test / step | base | head | Δ | Δ% | why |",
+        "|---|---:|---:|---:|---:|---|",
+        "| `(total)` | $0.0119 | $0.0131 | +$0.00125 | +10.5% |  |",
+        "| `test_flows.py::test_legacy` | $0.00133 | - | -$0.00133 | -100.0% |  |",
+        f"| `test_flows.py::test_other` | $0.00508 | $0.00633 | +$0.00125 | +24.6% | {WHY_OTHER} |",
+        "| `test_flows.py::test_fresh` | - | $0.000828 | +$0.000828 | - |  |",
+        "| `test_flows.py::test_agent` | $0.00516 | $0.00566 | +$0.0005 | +9.7% |  |",
+        f"| ↳ `synthesize` | $0.00258 | $0.00308 | +$0.0005 | +19.4% | {WHY_SYNTHESIZE} |",
     ]
 
 
-def _row(test: str, step: str | None, base: str | None, head: str | None, delta: str, ratio: float | None) -> Any:
-    return {"test": test, "step": step, "base_usd": base, "head_usd": head, "delta_usd": delta, "delta_ratio": ratio}
+def _row(
+    test: str, step: str | None, base: str | None, head: str | None, delta: str, ratio: float | None, why: str = ""
+) -> Any:
+    return {
+        "test": test,
+        "step": step,
+        "base_usd": base,
+        "head_usd": head,
+        "delta_usd": delta,
+        "delta_ratio": ratio,
+        "why": why,
+    }
 
 
 def test_diff_json_has_every_row_with_exact_dollars(runs: pytest.Pytester) -> None:
@@ -242,11 +262,13 @@ def test_diff_json_has_every_row_with_exact_dollars(runs: pytest.Pytester) -> No
         "total": _row("(total)", None, "0.0118875", "0.0131375", "0.00125", 0.105152),
         "tests": [
             _row("test_flows.py::test_legacy", None, "0.0013275", None, "-0.0013275", -1.0),
-            _row("test_flows.py::test_other", None, "0.0050775", "0.0063275", "0.00125", 0.246184),
+            _row("test_flows.py::test_other", None, "0.0050775", "0.0063275", "0.00125", 0.246184, WHY_OTHER),
             _row("test_flows.py::test_fresh", None, None, "0.0008275", "0.0008275", None),
             _row("test_flows.py::test_agent", None, "0.005155", "0.005655", "0.0005", 0.096993),
             _row("test_flows.py::test_agent", "plan", "0.0025775", "0.0025775", "0", 0.0),
-            _row("test_flows.py::test_agent", "synthesize", "0.0025775", "0.0030775", "0.0005", 0.193986),
+            _row(
+                "test_flows.py::test_agent", "synthesize", "0.0025775", "0.0030775", "0.0005", 0.193986, WHY_SYNTHESIZE
+            ),
             _row("test_flows.py::test_same", None, "0.0003275", "0.0003275", "0", 0.0),
         ],
         "fail_on": None,

@@ -23,7 +23,8 @@ def test_help_lists_every_option_and_ini_twin(pytester: pytest.Pytester) -> None
 def test_every_option_has_an_ini_twin_named_after_it() -> None:
     for option in OPTIONS:
         assert option.flag.startswith("--llm-cost")
-        assert option.ini == option.flag.removeprefix("--").replace("-", "_")
+        name = option.flag.removeprefix("--").replace("-", "_")
+        assert option.ini == name or (option.multiple and option.ini == name + "s")  # --llm-cost-record-host
 
 
 def test_ini_can_turn_metering_on(pytester: pytest.Pytester, fake_llm: Any) -> None:

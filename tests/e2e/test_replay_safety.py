@@ -36,11 +36,13 @@ def test_a_replaying_run_refuses_the_network_naming_test_and_host(pytester: pyte
     result.assert_outcomes(failed=2, passed=1)
     result.stdout.fnmatch_lines(
         [
-            "LLM cost replay: test_out.py::test_sdk_call_without_the_fixture tried to reach api.openai.com, "
-            "which no cassette serves*--llm-cost-allow-hosts=api.openai.com",
+            "LLM cost replay: test_out.py::test_sdk_call_without_the_fixture calls api.openai.com without the "
+            "llm_cost fixture, so no cassette answers it*llm_cost_autouse*",
         ]
     )
-    result.stdout.fnmatch_lines(["LLM cost replay: test_out.py::test_raw_socket tried to reach example.com*"])
+    result.stdout.fnmatch_lines(
+        ["LLM cost replay: test_out.py::test_raw_socket tried to reach example.com*--llm-cost-allow-hosts=example.com"]
+    )
 
 
 def test_without_llm_cost_the_network_is_not_touched(pytester: pytest.Pytester, fake_llm: Any) -> None:

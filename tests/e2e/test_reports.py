@@ -68,7 +68,8 @@ def test_report_and_summary_are_written_and_named(recorded: pytest.Pytester) -> 
     result = recorded.runpytest("--llm-cost")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
-        ["results: .llm-cost/results.json", "report: .llm-cost/report.html", "summary: .llm-cost/summary.md"],
+        # A write that took over a second shows its time after the path.
+        ["results: .llm-cost/results.json*", "report: .llm-cost/report.html*", "summary: .llm-cost/summary.md*"],
         consecutive=True,
     )
     page = (recorded.path / ".llm-cost" / "report.html").read_text()
@@ -84,7 +85,9 @@ def test_report_and_summary_are_written_and_named(recorded: pytest.Pytester) -> 
     assert lines[0] == MARKER
     assert lines[3] == "LLM cost per test run: $0.0102 over 2 tests (no baseline to compare with)."
     assert "2 tests · 3 calls · 0 regressed · 0 over budget · 0 improved · 2 new · 0 stale" in lines
-    assert summary.endswith(LINK)  # relative to the summary, next to it
+    # Relative to the summary, next to it; near the top: under the totals, before the tables.
+    assert summary.count(LINK) == 1
+    assert "</sub>\n" + LINK + "\n#### Biggest changes\n" in summary
 
 
 @pytest.mark.parametrize(
@@ -119,8 +122,9 @@ def test_summary_is_appended_to_the_github_step_summary(
     recorded.runpytest("--llm-cost").assert_outcomes(passed=2)
     recorded.runpytest("--llm-cost").assert_outcomes(passed=2)
     summary = (recorded.path / ".llm-cost" / "summary.md").read_text()
-    assert summary.endswith(LINK)
-    once = summary.removesuffix(LINK) + "\n"
+    assert summary.count(LINK) == 1
+    assert "</sub>\n" + LINK + "\n#### " in summary
+    once = summary.replace(LINK, "") + "\n"
     assert once.startswith(MARKER + "\n")
     assert step_summary.read_text() == "## Lint\n\nclean\n" + once + once
 
@@ -133,12 +137,27 @@ def test_summary_after_a_regression_says_raises_and_counts_the_failures(
     recorded.runpytest("--llm-cost-record-mode=all").assert_outcomes(passed=2)
     recorded.runpytest("--llm-cost").assert_outcomes(passed=1, failed=1)
     lines = (recorded.path / ".llm-cost" / "summary.md").read_text().splitlines()
-    # +$0.00125 on a baseline of $0.0102325; test_other alone grew 24.6%, over the 5% allowed.
-    assert lines[3] == "This change raises LLM cost per test run by $0.00125 (+12.2%): 1 test over its allowed delta."
+    # +$0.00125 on a baseline of $0.0102325; test_other alone grew 24.6%, over the 5% allowed: its
+    # calls, outside any step, are what moved, and why.
+    why = "input 2,003 -> 2,503 tokens per call (+25%)"
+    assert lines[3] == (
+        "This change raises LLM cost per test run by $0.00125 (+12.2%): "
+        f"`(no step)` +$0.00125 (+24.6%) in 1 test ({why}). **1 test over its allowed delta.**"
+    )
     assert "| **Total per run** | $0.0102 | $0.0115 | +$0.00125 | +12.2% |" in lines
     assert "2 tests · 3 calls · **1 regressed** · 0 over budget · 0 improved · 0 new · 0 stale" in lines
+    steps = lines[lines.index("#### What moved, by step") + 2 :]
+    assert steps[:3] == [
+        "| step | base | head | Δ | Δ% | tests | why |",
+        "|---|---:|---:|---:|---:|---:|---|",
+        f"| `(no step)` | $0.00508 | $0.00633 | +$0.00125 | +24.6% | 1 | {why}, same model, same calls |",
+    ]
+    assert steps[3] == ""  # plan and synthesize did not move
     changes = lines[lines.index("#### Biggest changes") + 4 :]
-    assert changes[0] == "| `test_flows.py::test_other` | $0.00508 | $0.00633 | +$0.00125 | +24.6% | ⚠️ regressed |"
+    assert changes[0] == (
+        "| `test_flows.py::test_other` | $0.00508 | $0.00633 | +$0.00125 | +24.6% "
+        f"| ⚠️ regressed · {why}, same model, same calls |"
+    )
     assert changes[1] == ""  # test_agent did not change
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import threading
@@ -16,6 +17,7 @@ from pytest_llmcost.files import (
     FileWriteError,
     check_writable,
     dump_json,
+    dump_json_lines,
     locked,
     read_json,
     write_atomic,
@@ -26,6 +28,17 @@ def test_dump_json_is_sorted_indented_and_ends_with_a_newline() -> None:
     assert dump_json({"b": 1, "a": {"d": [1, 2], "c": "é"}}) == (
         '{\n  "a": {\n    "c": "é",\n    "d": [\n      1,\n      2\n    ]\n  },\n  "b": 1\n}\n'
     )
+
+
+def test_dump_json_lines_is_compact_sorted_and_one_entry_per_line() -> None:
+    """The results file's form: compact JSON (the C encoder), sorted keys, one test per line, parseable as any JSON."""
+    data = {"tests": {"b::t": {"usd": "1", "calls": 2}, "a::t": {"z": [1, 2], "a": "é"}}, "format": 2, "empty": {}}
+    text = dump_json_lines(data, lines=("tests",))
+    assert text == (
+        '{\n"empty":{},\n"format":2,\n"tests":{\n"a::t":{"a":"é","z":[1,2]},\n"b::t":{"calls":2,"usd":"1"}\n}\n}\n'
+    )
+    assert json.loads(text) == data
+    assert dump_json_lines(dict(reversed(list(data.items()))), lines=("tests",)) == text
 
 
 def test_write_atomic_leaves_no_temporary_file_and_uses_the_usual_mode(tmp_path: Path) -> None:

@@ -88,6 +88,7 @@ def test_the_page_is_self_contained() -> None:
     assert "@import" not in html
     assert all(url.startswith("data:") for url in re.findall(r"url\(\s*['\"]?([^)'\"]*)", html))
     assert re.findall(r'href="([^"]*)"', html) == [
+        "#moved",
         "#spend",
         "#tests-section",
         "#steps-section",
@@ -108,6 +109,7 @@ def test_the_page_is_self_contained() -> None:
 def test_sections_of_the_sample() -> None:
     html = render_html(sample_report())
     for heading in (
+        "What moved, by step",
         "Spend by step",
         "Tests",
         "Steps across tests",
@@ -116,7 +118,7 @@ def test_sections_of_the_sample() -> None:
         "Stale baseline entries",
     ):
         assert f"<h2>{heading} <small>" in html
-    assert html.count('<span class="b s-regressed">regressed</span>') == 1
+    assert html.count('<span class="b s-regressed">regressed: draft</span>') == 1  # the status names the step
     assert '<span class="b s-over_budget">over budget</span>' in html
     assert "tests/test_old.py::test_removed_feature" in html
     assert '<title id="spend-t">Spend by step</title>' in html

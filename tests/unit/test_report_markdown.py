@@ -71,35 +71,39 @@ FLAT: Suite = {"t.py::a": {None: 4000}, "t.py::b": {None: 4000}}  # $0.01 each
             {"t.py::a": {None: 4400}, "t.py::b": {None: 4800}},
             FLAT,
             {},
-            "This change raises LLM cost per test run by $0.003 (+15.0%): 2 tests over their allowed delta.",
+            "This change raises LLM cost per test run by $0.003 (+15.0%): `(no step)` +$0.003 (+15.0%) in 2 "
+            "tests (input 4,000 -> 4,800 tokens per call (+20%)). **2 tests over their allowed delta.**",
             id="raise-2-regressed",
         ),
         pytest.param(
             {"t.py::a": {None: 4400}, "t.py::b": {None: 4000}},
             FLAT,
             {},
-            "This change raises LLM cost per test run by $0.001 (+5.0%): 1 test over its allowed delta.",
+            "This change raises LLM cost per test run by $0.001 (+5.0%): `(no step)` +$0.001 (+10.0%) in 1 test "
+            "(input 4,000 -> 4,400 tokens per call (+10%)). **1 test over its allowed delta.**",
             id="raise-1-regressed",
         ),
         pytest.param(
             {"t.py::a": {None: 4400}, "t.py::b": {None: 4000}, "t.py::c": {None: 4000}},
             {**FLAT, "t.py::c": {None: 4000}},
             {"t.py::b": "over_budget", "t.py::c": "over_budget"},
-            "This change raises LLM cost per test run by $0.001 (+3.3%): 1 test over its allowed delta, 2 over budget.",
+            "This change raises LLM cost per test run by $0.001 (+3.3%): `(no step)` +$0.001 (+10.0%) in 1 test "
+            "(input 4,000 -> 4,400 tokens per call (+10%)). **1 test over its allowed delta; 2 over budget.**",
             id="raise-regressed-and-over-budget",
         ),
         pytest.param(
             {"t.py::a": {None: 4000}, "t.py::b": {None: 4000}},
             FLAT,
             {"t.py::b": "over_budget"},
-            "This change leaves LLM cost per test run unchanged at $0.02: 1 test over budget.",
+            "This change leaves LLM cost per test run unchanged at $0.02. **1 test over budget.**",
             id="unchanged-1-over-budget",
         ),
         pytest.param(
             {"t.py::a": {None: 3600}, "t.py::b": {None: 4000}},
             FLAT,
             {},
-            "This change lowers LLM cost per test run by $0.001 (-5.0%).",
+            "This change lowers LLM cost per test run by $0.001 (-5.0%): `(no step)` -$0.001 (-10.0%) in 1 test "
+            "(input 4,000 -> 3,600 tokens per call (-10%)).",
             id="lower",
         ),
         pytest.param(FLAT, FLAT, {}, "This change leaves LLM cost per test run unchanged at $0.02.", id="unchanged"),
@@ -110,7 +114,7 @@ FLAT: Suite = {"t.py::a": {None: 4000}, "t.py::b": {None: 4000}}  # $0.01 each
             {"t.py::a": {None: 4000}},
             None,
             {"t.py::a": "over_budget"},
-            "LLM cost per test run: $0.01 over 1 test (no baseline to compare with): 1 test over budget.",
+            "LLM cost per test run: $0.01 over 1 test (no baseline to compare with). **1 test over budget.**",
             id="no-baseline-1-test",
         ),
     ],
@@ -131,7 +135,9 @@ def test_sample_summary_counts_and_links() -> None:
     text = summary_markdown(sample_report(), report_link="../report.html")
     lines = text.splitlines()
     assert lines[3] == (
-        "This change raises LLM cost per test run by $0.0811 (+25.6%): 1 test over its allowed delta, 1 over budget."
+        "This change raises LLM cost per test run by $0.0811 (+25.6%): `draft` +$0.0492 (+223.5%) in 1 test "
+        "(input 11,600 -> 15,600 tokens per call (+34%), calls 1 -> 2); 6 other steps moved. "
+        "That is +$1,777.72 a month at the runs per day set. **1 test over its allowed delta; 1 over budget.**"
     )
     assert "| **Total per run** | $0.317 | $0.398 | +$0.0811 | +25.6% |" in lines
     assert (
@@ -143,7 +149,7 @@ def test_sample_summary_counts_and_links() -> None:
         "price drift -$0.0307 (not counted against any test)</sub>"
     ) in lines
     assert "1 baseline entry has no test; `pytest --llm-cost --llm-cost-update --llm-cost-prune` drops it." in lines
-    assert text.endswith("\n[Full HTML report](../report.html)\n")
+    assert "\n[Full HTML report](../report.html)\n" in text
 
 
 @pytest.mark.parametrize(
@@ -178,22 +184,27 @@ def test_biggest_changes_rank_tests_with_their_steps_under_them() -> None:
         "t.py::new": {"s": 1200},  # +$0.003, new
     }
     rows = _table(summary_markdown(_report(now, base)), "#### Biggest changes")
+    # What fails comes first, then the rest by the size of the change; new tests last.
     assert _first_cells(rows) == [
         "`t.py::big`",
         "↳ `draft`",
         "`t.py::mid`",
         "↳ `s`",
-        "`t.py::cheaper`",
-        "↳ `s`",
         "`t.py::flat`",
         "↳ `synth`",
         "↳ `plan`",
+        "`t.py::cheaper`",
+        "↳ `s`",
         "`t.py::new`",
     ]
-    assert rows[0] == "| `t.py::big` | $0.02 | $0.03 | +$0.01 | +50.0% | ⚠️ regressed |"
-    assert rows[1] == "| ↳ `draft` | $0.01 | $0.02 | +$0.01 | +100.0% | over |"
-    assert rows[4] == "| `t.py::cheaper` | $0.02 | $0.013 | -$0.007 | -35.0% | ✅ improved |"
-    assert rows[6] == "| `t.py::flat` | $0.015 | $0.015 | ±$0 | +0.0% | ⚠️ regressed |"
+    assert rows[0] == "| `t.py::big` | $0.02 | $0.03 | +$0.01 | +50.0% | ⚠️ regressed: `draft` |"
+    assert rows[1] == (
+        "| ↳ `draft` | $0.01 | $0.02 | +$0.01 | +100.0% | over: input 4,000 -> 8,000 tokens per call (x2.0), "
+        "same model, same calls |"
+    )
+    # The status names the step that regressed, not the one that moved as much the other way.
+    assert rows[4] == "| `t.py::flat` | $0.015 | $0.015 | ±$0 | +0.0% | ⚠️ regressed: `synth` |"
+    assert rows[7] == "| `t.py::cheaper` | $0.02 | $0.013 | -$0.007 | -35.0% | ✅ improved: `s` |"
     assert rows[9] == "| `t.py::new` | - | $0.003 | +$0.003 | - | 🆕 new |"
 
 
@@ -262,4 +273,5 @@ def test_ten_thousand_tests_fit_in_a_pull_request_comment() -> None:
     details = _table(text, "<details><summary>All 10,000 tests, by cost</summary>")
     assert 100 < len(details) < MAX_DETAILS  # as many as fit
     assert f"…and {10_000 - len(details):,} more in the [HTML report](report.html)." in text
-    assert text.endswith("</details>\n\n[Full HTML report](report.html)\n")
+    assert text.endswith("</details>\n")
+    assert "\n[Full HTML report](report.html)\n" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from pytest_llmcost.files import FileFormatError
 from pytest_llmcost.gate.allowance import parse_allowance
 from pytest_llmcost.gate.judge import Rules, Status, Verdict
-from pytest_llmcost.results import Results, load_results
+from pytest_llmcost.results import Results, _check_amounts, load_results
 from pytest_llmcost.usage import Call, TestCost, Tokens
 
 
@@ -44,7 +45,13 @@ def test_results_round_trip_with_how_the_run_judged(tmp_path: Path) -> None:
     results.write(path)
     data = json.loads(path.read_text())
     assert data["format"] == 2
-    assert data["gate"] == {"noise_floor": "0.0001", "strict": False, "tolerance": "5%", "unpriced": "fail"}
+    assert data["gate"] == {
+        "cache_drop": "0.1",  # the share of input read from a prompt cache may fall 10 points
+        "noise_floor": "0.0001",
+        "strict": False,
+        "tolerance": "5%",
+        "unpriced": "fail",
+    }
     assert data["tests"]["t.py::a"]["status"] == "regressed"
     assert data["tests"]["t.py::a"]["verdict"]["fails"] is True
     assert data["tests"]["t.py::a"]["allowed_delta"] == "10%"
@@ -92,3 +99,30 @@ def test_a_format_1_results_file_keeps_its_statuses_and_allowances(tmp_path: Pat
     assert str(loaded.verdicts["t.py::loose"].allowance) == "100%"
     assert "t.py::plain" not in loaded.verdicts
     assert loaded.run == {}  # so `llm-cost report` compares it with the baseline again
+
+
+@pytest.mark.parametrize(
+    ("verdict", "where", "loads"),
+    [
+        ({"comparison": {"delta_usd": "-0.5", "base_usd": "1"}}, None, True),
+        ({"comparison": {"base_usd": "-1"}}, "verdict.comparison.base_usd", False),
+        ({"comparison": {"causes": [{"steps": [{"usd": "-0.1"}]}]}}, None, True),
+        ({"comparison": {"steps": [{"head_usd": "NaN"}]}}, "verdict.comparison.steps[0].head_usd", False),
+    ],
+)
+def test_a_verdicts_amounts_are_checked_and_a_bad_one_named(
+    tmp_path: Path, verdict: dict[str, object], where: str | None, loads: bool
+) -> None:
+    """Every ``*usd`` of a verdict is a finite amount, >= 0 unless it is a change; a bad one is named."""
+    path = tmp_path / "results.json"
+    Results(tests={"t.py::a": _cost("t.py::a", "0.001")}, verdicts={"t.py::a": Verdict("t.py::a", Status.OK)}).write(
+        path
+    )
+    data = json.loads(path.read_text())
+    data["tests"]["t.py::a"]["verdict"].update(verdict)
+    path.write_text(json.dumps(data))
+    if loads:  # the verdict's other fields may not read back: its amounts pass the check
+        _check_amounts("verdict", data["tests"]["t.py::a"]["verdict"])
+        return
+    with pytest.raises(FileFormatError, match=re.escape(f"entry for 't.py::a' is malformed: {where}: ")):
+        load_results(path)
