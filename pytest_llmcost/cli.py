@@ -565,6 +565,7 @@ MARKDOWN_BYTES = 1_000_000
 def _diff(args: argparse.Namespace, out: TextIO) -> int:
     from .gate.compare import DiffRow, diff_entries
     from .pricing import rate_card_label
+    from .report.markdown import cell as md_cell
     from .report.markdown import code as md_code
     from .report.markdown import dollars as md_dollars
     from .report.markdown import markdown_table
@@ -617,7 +618,7 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
                 md_dollars(row.head_usd),
                 md_signed(row.delta_usd),
                 md_ratio(row.delta_ratio),
-                row.why.replace("|", "\\|"),
+                md_cell(row.why),
             ]
             for row in [total, *rows]
             if row is total or row.delta_usd or row.base_usd is None or row.head_usd is None

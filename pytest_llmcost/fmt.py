@@ -9,14 +9,17 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 
 __all__ = [
+    "SEGMENT_LABELS",
     "STATUS_LABELS",
     "format_usd",
     "growth",
     "money",
     "percent",
     "plural",
+    "share",
     "short_money",
     "signed_money",
+    "times",
 ]
 
 #: How a status reads in a report (the gate's ``Status`` values); ``failed`` is a test that failed otherwise.
@@ -31,6 +34,15 @@ STATUS_LABELS = {
     "new": "new",
     "improved": "improved",
     "ok": "ok",
+}
+
+
+#: How the parts of a prompt read (``providers.segments`` splits a request into them).
+SEGMENT_LABELS = {
+    "tools": "tool definitions",
+    "system": "system prompt",
+    "history": "earlier conversation",
+    "latest": "latest message",
 }
 
 
@@ -84,6 +96,21 @@ def growth(delta_usd: Decimal, base_usd: Decimal | None) -> str:
     if base_usd:
         return percent(delta_usd / base_usd)
     return signed_money(delta_usd)
+
+
+def share(fraction: Decimal | None) -> str:
+    """A share of a whole as a whole percentage: ``Decimal('0.92')`` -> ``92%``; ``-`` when unknown."""
+    return "-" if fraction is None else f"{fraction * 100:.0f}%"
+
+
+def times(before: int, after: int) -> str:
+    """How a count changed: ``x4.2`` for a large growth, ``+12%`` or ``-35%`` (one decimal under 10%)."""
+    if not before:
+        return "new"
+    if after >= 1.5 * before:
+        return f"x{after / before:.1f}"
+    change = (after - before) / before * 100
+    return f"{change:+.1f}%" if abs(change) < 10 else f"{change:+.0f}%"
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

@@ -217,24 +217,22 @@ def _check_cost(prefix: str, entry: dict[str, Any]) -> list[Call]:
 
 
 def _check_amounts(where: str, data: Any) -> None:
-    """Every ``*usd`` field of a verdict is a finite amount (a drift, a change or a cause of one may be negative)."""
-    if not _amounts_ok(data, False):  # the fast walk found a bad one: walk again to name it
+    """Every ``*usd`` field of a verdict is a finite amount (a drift or a change may be negative)."""
+    if not _amounts_ok(data):  # the fast walk found a bad one: walk again to name it
         _name_bad_amount(where, data)
 
 
-def _amounts_ok(data: Any, in_causes: bool) -> bool:
+def _amounts_ok(data: Any) -> bool:
     """Whether every ``*usd`` field under ``data`` is a valid amount (no path built: this runs per test)."""
     if isinstance(data, dict):
         for key, value in data.items():
             if key.endswith("usd") if isinstance(key, str) else False:
-                if value is not None and not _valid_amount(value, in_causes or key in ("drift_usd", "delta_usd")):
+                if value is not None and not _valid_amount(value, key in ("drift_usd", "delta_usd")):
                     return False
-            elif isinstance(value, (dict, list)) and not _amounts_ok(
-                value, in_causes or (key == "causes" and isinstance(value, list))
-            ):
+            elif isinstance(value, (dict, list)) and not _amounts_ok(value):
                 return False
     elif isinstance(data, list):
-        return all(_amounts_ok(item, in_causes) for item in data if isinstance(item, (dict, list)))
+        return all(_amounts_ok(item) for item in data if isinstance(item, (dict, list)))
     return True
 
 
@@ -251,7 +249,7 @@ def _name_bad_amount(where: str, data: Any) -> None:
     for key, value in items:
         here = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else str(key)
         if isinstance(key, str) and key.endswith("usd") and value is not None:
-            _amount(here, value, signed=key in ("drift_usd", "delta_usd") or ".causes[" in where)
+            _amount(here, value, signed=key in ("drift_usd", "delta_usd"))
         else:
             _name_bad_amount(here, value)
 

@@ -18,7 +18,7 @@ from ..pricing import RateCard
 from ..usage import TestCost
 from .allowance import Allowance, parse_allowance
 from .baseline import Book, Entry, book_of, price_book
-from .explain import Cause, Profile, describe, explain, sameness
+from .explain import Cause, Profile, describe, explain, reasons, sameness
 
 __all__ = ["Comparison", "DiffRow", "StepDelta", "compare", "diff_entries", "over_allowance"]
 
@@ -44,13 +44,19 @@ class StepDelta:
         return bool(self.causes) or self.base_usd != self.now_usd
 
     @property
+    def reasons(self) -> str:
+        """``input 238 -> 995 tokens per call (x4.2), same model, same calls``; empty for a step new to the baseline."""
+        if self.base is None or self.now is None:
+            return ""
+        return reasons(self.causes, sameness(self.base, self.now))
+
+    @property
     def why(self) -> str:
         """``synthesize +$0.0023 (+141%): input 238 -> 995 tokens per call (x4.2), same model, same calls``."""
         if self.base is None:
             calls = self.now.calls if self.now is not None else 0
             return f"{self.path or 'total'} new ({calls} call{'' if calls == 1 else 's'}, {short_money(self.now_usd)})"
-        same = sameness(self.base, self.now) if self.now is not None else ()
-        return describe(self.path, self.base_usd, self.now_usd, self.causes, same)
+        return describe(self.path, self.base_usd, self.now_usd, self.reasons)
 
     @property
     def delta_usd(self) -> Decimal:
@@ -244,8 +250,7 @@ def diff_entries(base: Mapping[str, Entry], head: Mapping[str, Entry], card: Rat
             return ""
         if old.same_usage(new) and old_usd == new_usd:
             return ""
-        causes = explain(old, new, old_usd, new_usd, card)
-        return describe(None, old_usd, new_usd, causes, sameness(Profile.of(old), Profile.of(new))).partition(": ")[2]
+        return reasons(explain(old, new, old_usd, new_usd, card), sameness(Profile.of(old), Profile.of(new)))
 
     groups: list[tuple[Decimal, list[DiffRow]]] = []
     for nodeid in sorted(set(base) | set(head)):

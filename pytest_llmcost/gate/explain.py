@@ -15,21 +15,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..fmt import growth, signed_money
+from ..fmt import SEGMENT_LABELS, growth, share, signed_money, times
 from ..usage import Tokens
+from .baseline import REQUEST_FEES, Book
 
 if TYPE_CHECKING:
     from ..pricing import RateCard
-    from .baseline import Book
 
-__all__ = ["Cause", "Profile", "cache_drop", "explain", "share_text"]
-
-_SEGMENT_LABELS = {
-    "tools": "tool definitions",
-    "system": "system prompt",
-    "history": "earlier conversation",
-    "latest": "latest message",
-}
+__all__ = ["Cause", "Profile", "cache_drop", "describe", "explain", "reasons", "sameness"]
 
 
 @dataclass(frozen=True)
@@ -44,8 +37,6 @@ class Profile:
 
     @classmethod
     def of(cls, book: Book) -> Profile:
-        from .baseline import REQUEST_FEES
-
         lines = book.models.items()
         models = sorted({model for (provider, model), line in lines if provider != REQUEST_FEES and line.calls})
         requests = sum(line.requests for (provider, _), line in lines if provider == REQUEST_FEES)
@@ -105,26 +96,16 @@ class Cause:
     def to_json(self) -> dict[str, Any]:
         from ..fmt import format_usd
 
-        return {"kind": self.kind, "text": self.text, "usd": None if self.usd is None else format_usd(self.usd)}
+        return {
+            "delta_usd": None if self.usd is None else format_usd(self.usd),
+            "kind": self.kind,
+            "text": self.text,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Cause:
-        usd = data.get("usd")
+        usd = data.get("delta_usd")
         return cls(str(data["kind"]), str(data["text"]), None if usd is None else Decimal(str(usd)))
-
-
-def _times(before: int, after: int) -> str:
-    """``x4.2`` for a large growth, ``+12%`` or ``-35%`` for a smaller change."""
-    if not before:
-        return "new"
-    if after >= 1.5 * before:
-        return f"x{after / before:.1f}"
-    change = (after - before) / before * 100
-    return f"{change:+.1f}%" if abs(change) < 10 else f"{change:+.0f}%"
-
-
-def share_text(share: Decimal | None) -> str:
-    return "-" if share is None else f"{share * 100:.0f}%"
 
 
 def _segment_note(base: Profile, now: Profile, growing: bool) -> str:
@@ -139,7 +120,7 @@ def _segment_note(base: Profile, now: Profile, growing: bool) -> str:
     if not moves:
         return ""
     _, name = max(moves, key=lambda item: (abs(item[0]), item[1]))
-    label = _SEGMENT_LABELS.get(name, name)
+    label = SEGMENT_LABELS.get(name, name)
     return f": {label} {base.segment_per_call(name):,} -> {now.segment_per_call(name):,}, estimated"
 
 
@@ -150,8 +131,6 @@ def _vector(input_: int, cached: int, write: int, output: int, reasoning: int) -
 
 
 def _dominant(book: Book) -> tuple[str, str] | None:
-    from .baseline import REQUEST_FEES
-
     lines = [(line.calls, key) for key, line in book.models.items() if key[0] != REQUEST_FEES and line.calls]
     return max(lines)[1] if lines else None
 
@@ -195,25 +174,25 @@ def explain(base: Book, now: Book, base_usd: Decimal, now_usd: Decimal, card: Ra
     input_text = None
     if n["input"] != b["input"]:
         input_text = (
-            f"input {b['input']:,} -> {n['input']:,} tokens per call ({_times(b['input'], n['input'])}"
+            f"input {b['input']:,} -> {n['input']:,} tokens per call ({times(b['input'], n['input'])}"
             f"{_segment_note(before, after, n['input'] > b['input'])})"
         )
     walk.append(("input", input_text, new_model, after.calls, grown))
     read = _vector(n["input"], n["cached_input"], grown.cache_write, b["output"], b["reasoning"])
     read_text = None
-    if n["cached_input"] != b["cached_input"] and share_text(before.cached_share) != share_text(after.cached_share):
-        read_text = f"cache reads {share_text(before.cached_share)} -> {share_text(after.cached_share)} of input"
+    if n["cached_input"] != b["cached_input"] and share(before.cached_share) != share(after.cached_share):
+        read_text = f"cache reads {share(before.cached_share)} -> {share(after.cached_share)} of input"
     walk.append(("cache_read", read_text, new_model, after.calls, read))
     written = _vector(n["input"], n["cached_input"], n["cache_write"], b["output"], b["reasoning"])
     write_text = None
-    if n["cache_write"] != b["cache_write"] and share_text(before.write_share) != share_text(after.write_share):
-        write_text = f"cache writes {share_text(before.write_share)} -> {share_text(after.write_share)} of input"
+    if n["cache_write"] != b["cache_write"] and share(before.write_share) != share(after.write_share):
+        write_text = f"cache writes {share(before.write_share)} -> {share(after.write_share)} of input"
     walk.append(("cache_write", write_text, new_model, after.calls, written))
     output_text = None
     if n["output"] != b["output"]:
         reasoning = f"; reasoning {b['reasoning']:,} -> {n['reasoning']:,}" if n["reasoning"] != b["reasoning"] else ""
         output_text = (
-            f"output {b['output']:,} -> {n['output']:,} tokens per call ({_times(b['output'], n['output'])}{reasoning})"
+            f"output {b['output']:,} -> {n['output']:,} tokens per call ({times(b['output'], n['output'])}{reasoning})"
         )
     walk.append(("output", output_text, new_model, after.calls, _vector(*n.values())))
 
@@ -243,14 +222,16 @@ def explain(base: Book, now: Book, base_usd: Decimal, now_usd: Decimal, card: Ra
     return tuple(found)
 
 
-def describe(
-    path: str | None, base_usd: Decimal | None, now_usd: Decimal, causes: tuple[Cause, ...], same: tuple[str, ...]
-) -> str:
+def reasons(causes: tuple[Cause, ...], same: tuple[str, ...]) -> str:
+    """``input 238 -> 995 tokens per call (x4.2), same model, same calls``: the causes, then what did not move."""
+    return ", ".join([cause.text for cause in causes] + list(same))
+
+
+def describe(path: str | None, base_usd: Decimal | None, now_usd: Decimal, why: str) -> str:
     """``synthesize +$0.0023 (+141%): input 238 -> 995 tokens per call (x4.2), same model, same calls``."""
     delta = now_usd - (base_usd or Decimal(0))
     head = f"{path or 'total'} {signed_money(delta)} ({growth(delta, base_usd)})"
-    reasons = [cause.text for cause in causes] + list(same)
-    return f"{head}: {', '.join(reasons)}" if reasons else head
+    return f"{head}: {why}" if why else head
 
 
 def sameness(base: Profile | None, now: Profile) -> tuple[str, ...]:

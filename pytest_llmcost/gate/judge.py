@@ -18,14 +18,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from ..fmt import format_usd, short_money
+from ..fmt import format_usd, share, short_money
 from ..pricing import RateCard, unpriced_snippet
 from ..usage import TestCost
 from .allowance import Allowance, parse_allowance
 from .baseline import Entry, stale_entries
 from .budgets import Budget, check, unknown_steps
 from .compare import Comparison, StepDelta, compare
-from .explain import cache_drop, share_text
+from .explain import cache_drop
 
 if TYPE_CHECKING:
     from ..providers.segments import Divergence
@@ -162,8 +162,7 @@ def regression_line(delta: StepDelta, allowance: Allowance) -> str:
     base = delta.base_usd or Decimal(0)
     by = f"{abs(delta.delta_usd / base) * 100:.1f}%" if base else short_money(delta.delta_usd)
     line = f"{where} {short_money(delta.now_usd)} exceeds baseline {short_money(base)} by {by} (allowed {allowance})"
-    why = delta.why.partition(": ")[2]
-    return f"{line}: {why}" if why else line
+    return f"{line}: {delta.reasons}" if delta.reasons else line
 
 
 def _cache_findings(
@@ -180,7 +179,7 @@ def _cache_findings(
             continue
         where = "prompt cache" if delta.path is None else f"prompt cache of step {delta.path}"
         text = (
-            f"{where}: cache reads {share_text(delta.base.cached_share)} -> {share_text(delta.now.cached_share)} "
+            f"{where}: cache reads {share(delta.base.cached_share)} -> {share(delta.now.cached_share)} "
             f"of input (allowed drop {allowed * 100:.0f} points)"
         )
         found.append((Status.CACHE_REGRESSED, text))

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the rest loads when --llm-cost or the fixture needs it: an 
     from ..gate.spend import Reservations, RunSpend
     from ..options import Settings
     from ..pricing import RateCard
+    from ..providers.segments import Divergence
     from ..results import Results
 
 __all__ = ["SESSION_KEY", "LLMCostWarning", "Run", "SpendLimitExceeded", "default_cassette_path"]
@@ -617,8 +618,6 @@ class Run:
         """
         from ..gate.budgets import BudgetError
         from ..gate.judge import judge
-        from ..meter import prompts
-        from ..providers.segments import find_divergence
 
         ledger = item.stash[LEDGER_KEY]
         captured = ledger.snapshot()
@@ -641,7 +640,7 @@ class Run:
             rules=self.rules,
             card=self.card,
             stopped=item.stash.get(GUARD_KEY, None) or bad_budget,
-            divergence=lambda: find_divergence(prompts(captured)),
+            divergence=lambda: _divergence(captured),
         )
         target = next((report for report in reports if report.when == "call"), reports[0])
         if target.skipped and verdict.fails:  # skipped or xfailed: shown, but it fails nothing
@@ -1117,6 +1116,14 @@ class Protocol:
         finally:
             leave()
             fixturedef.addfinalizer(enter)  # ...and this one first, before the fixture's own teardown
+
+
+def _divergence(captured: list[Captured]) -> Divergence | None:
+    """Where the test's requests stop sharing a prompt prefix: read only for a cache regression."""
+    from ..meter import prompts
+    from ..providers.segments import find_divergence
+
+    return find_divergence(prompts(captured))
 
 
 def _reruns_wanted(item: pytest.Item) -> bool:

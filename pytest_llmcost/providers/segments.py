@@ -14,18 +14,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..fmt import SEGMENT_LABELS
 from .base import Exchange
 
-__all__ = ["SEGMENTS", "SEGMENT_LABELS", "Divergence", "find_divergence", "prompt_parts", "segment_tokens"]
+__all__ = ["SEGMENTS", "Divergence", "find_divergence", "prompt_parts", "segment_tokens"]
 
 #: The segments of a prompt, in prompt order.
 SEGMENTS = ("tools", "system", "history", "latest")
-SEGMENT_LABELS = {
-    "tools": "tool definitions",
-    "system": "system prompt",
-    "history": "earlier conversation",
-    "latest": "latest message",
-}
 
 _SYSTEM_ROLES = frozenset({"system", "developer"})
 _MODEL_ROLES = frozenset({"assistant", "model"})

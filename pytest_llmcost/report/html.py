@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..files import write_atomic
 from ..fmt import STATUS_LABELS, money, percent
-from ..gate.explain import share_text
+from ..fmt import share as share_of
 from ..usage import Tokens, short_money
 from .model import DAYS_PER_MONTH, OUTLIER_FACTOR, PARETO_MARK, Report, pareto_chart, shared_cassette
 
@@ -162,7 +162,7 @@ def _environment() -> jinja2.Environment:
         days_per_month=DAYS_PER_MONTH,
         version=__version__,
         shared_cassette=shared_cassette,
-        share_text=share_text,
+        share_of=share_of,
     )
     return env
 

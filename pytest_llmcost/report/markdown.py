@@ -12,7 +12,7 @@ from decimal import Decimal
 from ..usage import short_money
 from .model import Report, TestRow
 
-__all__ = ["MARKER", "markdown_table", "summary_markdown"]
+__all__ = ["MARKER", "cell", "markdown_table", "summary_markdown"]
 
 #: The hidden line a workflow searches for to update its comment instead of adding one.
 MARKER = "<!-- pytest-llmcost:summary -->"
@@ -34,9 +34,14 @@ STATUS_LABELS = {
 }
 
 
+def cell(text: str) -> str:
+    """Text that stays inside its table cell: no pipe ends it, no newline breaks the row."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def code(text: str) -> str:
     """Inline code that survives any test id: no pipes breaking the table, no backticks closing it."""
-    return "`" + text.replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
+    return "`" + cell(text.replace("`", "'")) + "`"
 
 
 def signed(usd: Decimal | None) -> str:
@@ -145,12 +150,12 @@ def _change_rows(report: Report) -> list[list[str]]:
                 dollars(step.now_usd),
                 signed(step.delta_usd),
                 ratio(step.delta_ratio),
-                ("over: " if step.over else "") + step.why.replace("|", "\\|"),
+                cell(("over: " if step.over else "") + step.why),
             ]
             for step in steps
         ]
         if not steps and test.why:  # a test without steps: its total's causes
-            rows[0][-1] += " · " + test.why[0].partition(": ")[2].replace("|", "\\|")
+            rows[0][-1] += " · " + cell(test.why[0])
         groups.append((order, rank, test.nodeid, rows))
     groups.sort(key=lambda group: (group[0], -group[1], group[2]))
     return [row for *_, rows in groups for row in rows]
@@ -239,7 +244,7 @@ def summary_markdown(report: Report, *, report_link: str | None = None) -> str:
                 signed(change.delta_usd),
                 ratio(change.delta_ratio),
                 f"{change.tests:,}",
-                _clip(change.why.replace("|", "\\|")),
+                _clip(cell(change.why)),
             ]
             for change in report.step_changes[:MAX_CHANGES]
         ]

@@ -146,7 +146,7 @@ class TestRow:
     findings: tuple[str, ...] = ()
     """The gate's reasons, as the test's failure states them."""
     why: tuple[str, ...] = ()
-    """One line per step that moved (the test's total when it has no step): ``synthesize +$0.0023 (+141%): ...``."""
+    """Why each step in ``moved`` moved (the test's total when it has no step): ``input 238 -> 995 tokens ...``."""
     moved: tuple[str, ...] = ()
     """The steps whose cost moved, largest change first."""
 
@@ -437,7 +437,7 @@ def _step_changes(comparisons: Iterable[Comparison]) -> tuple[StepChange, ...]:
             if entry[3] is None or abs(delta.delta_usd) > abs(entry[3].delta_usd):
                 entry[3] = delta
     changes = [
-        StepChange(path, base, now, count, _reasons(top), gist=", ".join(cause.text for cause in top.causes[:2]))
+        StepChange(path, base, now, count, top.reasons, gist=", ".join(cause.text for cause in top.causes[:2]))
         for path, (base, now, count, top) in sums.items()
     ]
     changes.sort(key=lambda change: (-abs(change.delta_usd), change.step))
@@ -446,11 +446,6 @@ def _step_changes(comparisons: Iterable[Comparison]) -> tuple[StepChange, ...]:
         dataclasses.replace(change, width=round(float(abs(change.delta_usd) / widest) * 100, 2) if widest else 0.0)
         for change in changes
     )
-
-
-def _reasons(delta: StepDelta) -> str:
-    """The causes part of a delta's explanation: ``input 238 -> 995 tokens per call (x4.2), same model``."""
-    return delta.why.partition(": ")[2]
 
 
 def _test_row(
@@ -475,7 +470,7 @@ def _test_row(
                     tokens=cost.tokens if cost is not None else Tokens(),
                     over=delta is not None and not delta.allowed,
                     calls_detail=_calls_of(step_records),
-                    why=_reasons(delta) if delta is not None and delta.base_usd is not None and delta.changed else "",
+                    why=delta.reasons if delta is not None and delta.base_usd is not None and delta.changed else "",
                     base=None if delta is None else delta.base,
                     now=None if delta is None else delta.now,
                     causes=() if delta is None else delta.causes,
@@ -519,7 +514,7 @@ def _test_row(
         unpriced=test.unpriced,
         steps=tuple(steps),
         details=details,
-        why=tuple(delta.why for delta in moved),
+        why=tuple(delta.reasons for delta in moved),
         moved=tuple(delta.path for delta in moved if delta.path is not None),
     )
 

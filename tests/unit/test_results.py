@@ -106,7 +106,12 @@ def test_a_format_1_results_file_keeps_its_statuses_and_allowances(tmp_path: Pat
     [
         ({"comparison": {"delta_usd": "-0.5", "base_usd": "1"}}, None, True),
         ({"comparison": {"base_usd": "-1"}}, "verdict.comparison.base_usd", False),
-        ({"comparison": {"causes": [{"steps": [{"usd": "-0.1"}]}]}}, None, True),
+        ({"comparison": {"steps": [{"causes": [{"delta_usd": "-0.1"}]}]}}, None, True),  # a cause is a change
+        (
+            {"comparison": {"steps": [{"causes": [{"usd": "-0.1"}]}]}},
+            "verdict.comparison.steps[0].causes[0].usd",
+            False,
+        ),
         ({"comparison": {"steps": [{"head_usd": "NaN"}]}}, "verdict.comparison.steps[0].head_usd", False),
     ],
 )
