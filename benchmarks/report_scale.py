@@ -1,20 +1,22 @@
 """Time and size of the HTML cost report for a large suite, next to pytest-html's report of as many tests.
 
     python benchmarks/report_scale.py [--tests 10000] [--steps 5] [--repeat 3] [--limits 500,1000,2000,all]
-                                      [--skip-pytest-html] [--keep DIR]
+                                      [--skip-pytest-html] [--keep DIR] [--profile]
 
 1. Generates the results of ``--tests`` tests of ``--steps`` named steps each, every step making one
    or two calls over a mix of models (priced by a fixed local price list, written next to it), and
    a baseline for 95% of those tests (most unchanged, some cheaper, some dearer).
-2. In process: times ``build_report`` and ``render_html`` (best of ``--repeat`` after a warm-up)
-   for each ``detail_limit`` of ``--limits`` (how many of the most expensive tests list their steps
-   and calls), and reports the file's size.
+2. Judges the results against that baseline, as a ``--llm-cost`` run does (every test's verdict
+   carries its comparison). In process: times ``build_report``, ``render_html`` and
+   ``summary_markdown`` (best of ``--repeat`` after a warm-up) for each ``detail_limit`` of
+   ``--limits`` (how many of the most expensive tests list their steps and calls), and reports the
+   HTML file's size. ``--profile`` prints a cProfile listing of each of the three at the default limit.
 3. As processes, timed by wall clock (median of 3 runs), three ways:
 
    A. ``pytest -q -p no:cacheprovider`` on a file of ``--tests`` trivial parametrised tests;
    B. the same with ``--html=... --self-contained-html`` (pytest-html): its report costs B - A;
-   C. ``llm-cost report results.json --baseline ... -o ...``: the whole report of the generated
-      results, from a cold interpreter (import, read, price the baseline, build, render, write);
+   C. ``llm-cost report results.json -o ... --markdown ...``: the whole report of the judged
+      results, from a cold interpreter (import, read, build, render, write), as CI makes it;
 
    and sets pytest-html's cost (B - A) beside C, beside D (step 2's build and render at the
    default ``detail_limit``) and beside ``render_html`` alone.
@@ -25,7 +27,11 @@ Run from the repository root with the project's virtualenv active.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import dataclasses
+import functools
 import os
+import pstats
 import random
 import shutil
 import statistics
@@ -41,8 +47,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pytest_llmcost.gate.baseline import Baseline, entry_of  # noqa: E402
+from pytest_llmcost.gate.judge import RunVerdict  # noqa: E402
+from pytest_llmcost.gate.rejudge import judge_results  # noqa: E402
 from pytest_llmcost.pricing import LocalModelPrice, LocalPrices, RateCard  # noqa: E402
 from pytest_llmcost.report.html import render_html  # noqa: E402
+from pytest_llmcost.report.markdown import summary_markdown  # noqa: E402
 from pytest_llmcost.report.model import DETAIL_LIMIT, Report, build_report  # noqa: E402
 from pytest_llmcost.results import Results  # noqa: E402
 from pytest_llmcost.usage import Call, TestCost, Tokens  # noqa: E402
@@ -128,6 +137,20 @@ def generate(tests: int, steps: int, card: RateCard, seed: int = 7) -> tuple[Res
     return results, Baseline(path=None, entries={k: entry_of(v) for k, v in base.items()}, exists=True)
 
 
+def judge(results: Results, baseline: Baseline, card: RateCard) -> tuple[Results, RunVerdict]:
+    """The results as a ``--llm-cost`` run writes them: every test judged, the run verdict kept."""
+    judged, run = judge_results(results, baseline, card, label="llm-cost-baseline.json")
+    return dataclasses.replace(judged, run=run.to_json()), run
+
+
+def profile(name: str, func: Callable[[], object], lines: int = 25) -> None:
+    """A cProfile listing of one call of ``func`` (after the warm-up the timings made)."""
+    profiler = cProfile.Profile()
+    profiler.runcall(func)
+    print(f"\n--- cProfile: {name} (top {lines} by cumulative time) ---")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(lines)
+
+
 def best(repeat: int, func: Callable[[], object]) -> tuple[float, object]:
     func()  # warm-up: imports, template compilation
     times = []
@@ -160,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limits", default="500,1000,2000,all", help="detail_limit values; 'all' lists every test")
     parser.add_argument("--skip-pytest-html", action="store_true", help="only time the in-process render")
     parser.add_argument("--keep", type=Path, help="write the generated files here instead of a temporary folder")
+    parser.add_argument("--profile", action="store_true", help="print cProfile listings at the default limit")
     args = parser.parse_args(argv)
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="llmcost-report-scale-"))
@@ -167,12 +191,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     card = RateCard(local=local_prices())
     start = time.perf_counter()
     results, baseline = generate(args.tests, args.steps, card)
+    results, run = judge(results, baseline, card)
     calls = results.calls
     print(f"generated {args.tests:,} tests x {args.steps} steps, {calls:,} calls in {time.perf_counter() - start:.1f}s")
 
     print(f"\nin process, best of {args.repeat} (seconds)")
-    print(f"{'detail_limit':>14} {'build_report':>13} {'render_html':>12} {'total':>7} {'MB':>6} {'spend listed':>13}")
-    measured: dict[int, tuple[float, float, float]] = {}
+    print(
+        f"{'detail_limit':>14} {'build_report':>13} {'render_html':>12} {'markdown':>9} {'total':>7} {'MB':>6}"
+        f" {'spend listed':>13}"
+    )
+    measured: dict[int, tuple[float, float, float, float]] = {}
     limits = args.limits.split(",")
     if str(DETAIL_LIMIT) not in limits:
         limits.append(str(DETAIL_LIMIT))
@@ -180,31 +208,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         limit = args.tests if text == "all" else int(text)
 
         def build(limit: int = limit) -> Report:
-            return build_report(results, baseline=baseline, card=card, detail_limit=limit)
+            return build_report(results, run, detail_limit=limit)
 
         built, report = best(args.repeat, build)
         assert isinstance(report, Report)
-        rendered, html = best(args.repeat, lambda report=report: render_html(report))
+        rendered, html = best(args.repeat, functools.partial(render_html, report))
         assert isinstance(html, str)
+        summed, _ = best(args.repeat, functools.partial(summary_markdown, report))
         path = work / f"report-{text}.html"
         path.write_text(html, encoding="utf-8")
         covered = sum((row.now_usd for row in report.tests if row.details), Decimal(0)) / report.now_usd
-        measured[limit] = (built, rendered, mb(path))
+        measured[limit] = (built, rendered, summed, mb(path))
         label = f"{text} (default)" if limit == DETAIL_LIMIT else text
+        total = built + rendered + summed
         print(
-            f"{label:>14} {built:>13.2f} {rendered:>12.2f} {built + rendered:>7.2f} {mb(path):>6.1f} {covered:>13.0%}"
+            f"{label:>14} {built:>13.3f} {rendered:>12.3f} {summed:>9.3f} {total:>7.3f} {mb(path):>6.1f}"
+            f" {covered:>13.0%}"
         )
+        if args.profile and limit == DETAIL_LIMIT:
+            profile("build_report", build)
+            profile("render_html", functools.partial(render_html, report))
+            profile("summary_markdown", functools.partial(summary_markdown, report))
 
     if args.skip_pytest_html:
         return 0
     results.write(work / "results.json")
-    baseline.write(work / "baseline.json")
-    (work / "prices.yaml").write_text(prices_yaml(), encoding="utf-8")
     (work / "test_trivial.py").write_text(TRIVIAL.format(tests=args.tests), encoding="utf-8")
     (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:llm_cost", "test_trivial.py"]
-    cli = [sys.executable, "-m", "pytest_llmcost", "report", "results.json", "--baseline", "baseline.json"]
-    cli += ["--prices", "prices.yaml", "-o", "llm-cost.html"]
+    cli = [sys.executable, "-m", "pytest_llmcost", "report", "results.json", "-o", "llm-cost.html"]
+    cli += ["--markdown", "summary.md"]
     plain = wall(pytest, work, runs=3)
     with_html = wall([*pytest, "--html=pytest-html.html", "--self-contained-html"], work, runs=3)
     ours = wall(cli, work, runs=3)
@@ -217,11 +250,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'B  pytest --html --self-contained-html (pytest-html)':<58} {with_html:>8.2f} {theirs_mb:>6.1f}")
     print(f"{'   pytest-html report (B - A)':<58} {report_cost:>8.2f} {theirs_mb:>6.1f}")
     print(f"{'C  llm-cost report (cold process, default limit)':<58} {ours:>8.2f} {ours_mb:>6.1f}")
-    built, rendered, size = measured[DETAIL_LIMIT]
-    print(f"{'D  build_report + render_html (in process, default limit)':<58} {built + rendered:>8.2f} {size:>6.1f}")
+    built, rendered, summed, size = measured[DETAIL_LIMIT]
+    print(
+        f"{'D  build_report + render_html + markdown (in process)':<58} {built + rendered + summed:>8.2f} {size:>6.1f}"
+    )
     print(f"{'   render_html alone':<58} {rendered:>8.2f} {size:>6.1f}")
     print("\nagainst pytest-html's report (B - A), same number of tests:")
-    for name, seconds in (("C", ours), ("D", built + rendered), ("render_html", rendered)):
+    for name, seconds in (("C", ours), ("D", built + rendered + summed), ("render_html", rendered)):
         print(f"  {name:<12} time {seconds / report_cost:.2f}x")
     print(f"  {'size':<12} {ours_mb / theirs_mb:.2f}x")
     if args.keep is None:

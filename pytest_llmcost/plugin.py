@@ -8,13 +8,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .hooks.run import SESSION_KEY, Run, default_cassette_path
-from .meter import LLMCost
+from .hooks.wake import SETTINGS_KEY, Dormant, default_cassette_path, run_of, wake
 from .options import OPTIONS, OptionError, Settings
+
+if TYPE_CHECKING:  # the run, the meter and what they use load only when something uses the plugin
+    from .meter import LLMCost
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,9 +61,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "baseline ('10%', '$0.002', '500 tokens'), per-step limits ({'synthesis': 0.02}), and how far "
         "its prompt-cache share may fall ('10%' of input, or 'off')",
     )
-    run = Run(config, settings)
-    config.stash[SESSION_KEY] = run
-    config.pluginmanager.register(run, "llm_cost_session")
+    config.stash[SETTINGS_KEY] = settings
+    if settings.enabled or settings.recording or settings.autouse:
+        wake(config, settings)
+    else:  # nothing per test until a collected test takes the fixture or has a cost_budget
+        config.pluginmanager.register(Dormant(config, settings), "llm_cost_dormant")
 
 
 @pytest.fixture
@@ -91,5 +95,4 @@ def llm_cost(
     ``llm_cost.step("name")`` attributes calls to a step; ``llm_cost.usd``, ``.tokens`` and
     ``.calls`` tell what the test has consumed so far.
     """
-    run = request.config.stash[SESSION_KEY]
-    yield from run.fixture(request, llm_cost_cassette_path, llm_cost_vcr_config)
+    yield from run_of(request.config).fixture(request, llm_cost_cassette_path, llm_cost_vcr_config)

@@ -29,6 +29,7 @@ __all__ = [
 
 #: The token kinds of the vector, in display and serialisation order.
 TOKEN_KINDS = ("input", "cached_input", "cache_write", "output", "reasoning")
+_KIND_SET = frozenset(TOKEN_KINDS)
 
 #: The billed dimensions beyond the five token kinds, with their short labels. Each is a
 #: genai-prices usage key with its meaning there (a part of a token kind, or a count of its
@@ -121,6 +122,8 @@ class Tokens:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Tokens:
+        if data.keys() <= _KIND_SET and all(type(value) is int and value >= 0 for value in data.values()):
+            return cls(**data)  # the usual case, checked at once
         unknown = set(data) - set(TOKEN_KINDS)
         if unknown:
             raise ValueError(f"unknown token kind {sorted(unknown)[0]!r}; expected {', '.join(TOKEN_KINDS)}")
@@ -290,7 +293,7 @@ class Call:
             requests=int(data.get("requests", 0)),
             note=data.get("note"),
             billed=bool(data.get("billed", True)),
-            dims=Dims.from_json(data.get("dims", {})),
+            dims=Dims.from_json(data["dims"]) if data.get("dims") else Dims(),
             service_tier=data.get("service_tier"),
             segments=tuple((str(name), int(count)) for name, count in (data.get("segments") or {}).items()),
         )
@@ -364,6 +367,35 @@ class TestCost:
     @cached_property
     def unpriced(self) -> int:
         return len({record.seq for record in self.records if record.unpriced})
+
+    @cached_property
+    def models(self) -> Mapping[tuple[str, str], StepCost]:
+        """Totals per ``(provider, model)``, per-request fees under ``("request", name)``: the report's
+        model mix. Here ``calls`` counts every interaction with the model, attempts billed nothing included."""
+        per_model: dict[tuple[str, str], list[Any]] = {}
+        for record in self.records:
+            key = (
+                ("request", record.model or record.provider)
+                if record.requests
+                else (record.provider, record.model or "?")
+            )
+            tokens = record.tokens
+            found = per_model.get(key)
+            if found is None:
+                per_model[key] = [record.usd, {record.seq}, tokens.input, tokens.cached_input]
+                per_model[key] += [tokens.cache_write, tokens.output, tokens.reasoning]
+                continue
+            found[0] += record.usd
+            found[1].add(record.seq)
+            found[2] += tokens.input
+            found[3] += tokens.cached_input
+            found[4] += tokens.cache_write
+            found[5] += tokens.output
+            found[6] += tokens.reasoning
+        return {
+            key: StepCost(usd=usd, tokens=Tokens(*counts), calls=len(seqs))
+            for key, (usd, seqs, *counts) in per_model.items()
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -17,7 +17,7 @@ from typing import Any
 from ..files import FileFormatError, dump_json, locked, read_json, write_atomic
 from ..fmt import format_usd
 from ..pricing import RateCard
-from ..usage import TOKEN_KINDS, Dims, TestCost, Tokens, parse_money
+from ..usage import TOKEN_KINDS, Call, Dims, TestCost, Tokens, parse_money
 
 __all__ = [
     "BASELINE_FORMAT",
@@ -29,6 +29,7 @@ __all__ = [
     "Line",
     "UpdateSummary",
     "book_of",
+    "books_of",
     "entry_of",
     "load_baseline",
     "price_book",
@@ -331,18 +332,34 @@ def book_of(cost: TestCost, step: str | None = None, *, within: bool = False) ->
 
     Attempts that billed nothing (an HTTP 429 or 5xx) are not part of it.
     """
+    records: Iterable[Call] = cost.records
+    if step is not None:
+        prefix = step + "/"
+        records = [
+            record
+            for record in cost.records
+            if record.step is not None and (record.step == step or (within and record.step.startswith(prefix)))
+        ]
+    return _book(records)
+
+
+def books_of(cost: TestCost) -> tuple[Book, dict[str, Book]]:
+    """``book_of(cost)`` and ``book_of(cost, path)`` for each step path the test ran, in two passes."""
+    by_step: dict[str, list[Call]] = {}
+    for record in cost.records:
+        if record.step is not None:
+            by_step.setdefault(record.step, []).append(record)
+    return _book(cost.records), {path: _book(records) for path, records in by_step.items()}
+
+
+def _book(records: Iterable[Call]) -> Book:
     models: dict[tuple[str, str], Line] = {}
     seqs: set[int] = set()
     segments: dict[str, int] = {}
     measured: set[int] = set()
-    for record in cost.records:
+    for record in records:
         if not record.billed:
             continue
-        if step is not None:
-            if record.step is None:
-                continue
-            if record.step != step and not (within and record.step.startswith(step + "/")):
-                continue
         if record.requests:
             key = (REQUEST_FEES, record.model or record.provider)
             line = Line(requests=record.requests, usd=record.usd)
@@ -366,7 +383,8 @@ def stale_entries(entry_ids: Iterable[str], collected: Iterable[str], metered: I
 
 
 def entry_of(cost: TestCost) -> Entry:
-    return Entry(total=book_of(cost), steps={path: book_of(cost, path) for path in cost.steps})
+    total, steps = books_of(cost)
+    return Entry(total=total, steps=steps)
 
 
 # -- pricing a book with one card ----------------------------------------------------------------

@@ -8,7 +8,7 @@ dollars the baseline was written with is reported apart, as price drift.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,7 +17,7 @@ from ..fmt import format_usd, short_money
 from ..pricing import RateCard
 from ..usage import TestCost
 from .allowance import Allowance, parse_allowance
-from .baseline import Book, Entry, book_of, price_book
+from .baseline import Book, Entry, books_of, price_book
 from .explain import Cause, Profile, describe, explain, reasons, sameness
 
 __all__ = ["Comparison", "DiffRow", "StepDelta", "compare", "diff_entries", "over_allowance"]
@@ -167,27 +167,31 @@ def compare(
     """
 
     def delta(path: str | None, base: Book | None, now: Book) -> StepDelta:
+        now_usd = now.usd  # summed once: a book's dollars and tokens are sums over its models
         base_usd = price_book(base, card)[0] if base is not None else None
         base_tokens = base.tokens.total if base is not None else 0
         now_tokens = now.tokens.total
         allowed = base_usd is None or not over_allowance(
-            allowance, noise_floor, now.usd - base_usd, base_usd, now_tokens - base_tokens
+            allowance, noise_floor, now_usd - base_usd, base_usd, now_tokens - base_tokens
         )
         if base is None or base_usd is None:
-            return StepDelta(path, base_usd, now.usd, base_tokens, now_tokens, allowed, None, Profile.of(now))
-        if base.same_usage(now) and base_usd == now.usd:  # the common case: nothing to explain
-            return StepDelta(path, base_usd, now.usd, base_tokens, now_tokens, allowed)
+            return StepDelta(path, base_usd, now_usd, base_tokens, now_tokens, allowed, None, Profile.of(now))
+        if base_usd == now_usd and base.same_usage(now):  # the common case: nothing to explain
+            return StepDelta(path, base_usd, now_usd, base_tokens, now_tokens, allowed)
         lent = (known.total if path is None else known.steps.get(path)) if known is not None else None
         if not now.segments and lent is not None and lent.segments and lent.same_usage(now):
             now = Book(models=now.models, calls=now.calls, segments=lent.segments)
-        causes = explain(base, now, base_usd, now.usd, card)
+        causes = explain(base, now, base_usd, now_usd, card)
         return StepDelta(
-            path, base_usd, now.usd, base_tokens, now_tokens, allowed, Profile.of(base), Profile.of(now), causes
+            path, base_usd, now_usd, base_tokens, now_tokens, allowed, Profile.of(base), Profile.of(now), causes
         )
 
-    total = delta(None, entry.total, book_of(cost))
-    steps = tuple(delta(path, book, book_of(cost, path)) for path, book in sorted(entry.steps.items()))
-    new_steps = tuple(delta(path, None, book_of(cost, path)) for path in sorted(set(cost.steps) - set(entry.steps)))
+    now_total, now_steps = books_of(cost)
+    total = delta(None, entry.total, now_total)
+    steps = tuple(delta(path, book, now_steps.get(path) or Book()) for path, book in sorted(entry.steps.items()))
+    new_steps = tuple(
+        delta(path, None, now_steps.get(path) or Book()) for path in sorted(set(cost.steps) - set(entry.steps))
+    )
     base_usd = total.base_usd or Decimal(0)
     improved = over_allowance(
         allowance, noise_floor, base_usd - total.now_usd, base_usd, total.base_tokens - total.now_tokens
@@ -239,8 +243,20 @@ class DiffRow:
         }
 
 
-def diff_entries(base: Mapping[str, Entry], head: Mapping[str, Entry], card: RateCard) -> list[DiffRow]:
-    """Every test in either file, each followed by its steps, largest change first."""
+def diff_entries(
+    base: Mapping[str, Entry],
+    head: Mapping[str, Entry],
+    card: RateCard,
+    *,
+    unchanged: Callable[[str], Sequence[tuple[str | None, Decimal, int]] | None] | None = None,
+) -> list[DiffRow]:
+    """Every test in either file, each followed by its steps, largest change first.
+
+    ``unchanged(nodeid)``, for a test in both files, says whether it made the same calls in both
+    without building either entry: it returns the test's and each step's dollars (priced once, by
+    ``card``) and tokens, or None when the calls differ. Nothing is explained for such a test; the
+    mappings may build their entries when first asked for (``results.entries``), so neither is built.
+    """
 
     def priced(book: Book | None) -> Decimal | None:
         return None if book is None else price_book(book, card)[0]
@@ -254,6 +270,11 @@ def diff_entries(base: Mapping[str, Entry], head: Mapping[str, Entry], card: Rat
 
     groups: list[tuple[Decimal, list[DiffRow]]] = []
     for nodeid in sorted(set(base) | set(head)):
+        same = unchanged(nodeid) if unchanged is not None and nodeid in base and nodeid in head else None
+        if same is not None:
+            rows = [DiffRow(nodeid, path, usd, usd, tokens, tokens) for path, usd, tokens in same]
+            groups.append((Decimal(0), rows))
+            continue
         old, new = base.get(nodeid), head.get(nodeid)
         old_usd, new_usd = priced(old.total if old else None), priced(new.total if new else None)
         rows = [

@@ -222,6 +222,34 @@ def explain(base: Book, now: Book, base_usd: Decimal, now_usd: Decimal, card: Ra
     return tuple(found)
 
 
+def cause_text(kind: str, before: Profile, after: Profile) -> str | None:
+    """The words :func:`explain` gives a cause of ``kind`` between two profiles, said again from
+    the profiles alone (the results file leaves out a text this gives back); None for a kind it does
+    not know. ``tests/unit/test_results_format.py`` checks it against :func:`explain`."""
+    if kind == "model":
+        return "model " + ", ".join(before.models) + " -> " + ", ".join(after.models)
+    if kind == "calls":
+        return f"calls {before.calls} -> {after.calls}" if before.calls != after.calls else "usage changed"
+    if kind == "fees":
+        return f"per-request fees {before.requests} -> {after.requests} requests"
+    if kind == "other":
+        return "billed dimensions, tiers or per-call spread"
+    if kind == "input":
+        old, new = before.per_call("input"), after.per_call("input")
+        note = _segment_note(before, after, new > old)
+        return f"input {old:,} -> {new:,} tokens per call ({times(old, new)}{note})"
+    if kind == "cache_read":
+        return f"cache reads {share(before.cached_share)} -> {share(after.cached_share)} of input"
+    if kind == "cache_write":
+        return f"cache writes {share(before.write_share)} -> {share(after.write_share)} of input"
+    if kind == "output":
+        old, new = before.per_call("output"), after.per_call("output")
+        old_r, new_r = before.per_call("reasoning"), after.per_call("reasoning")
+        reasoning = f"; reasoning {old_r:,} -> {new_r:,}" if new_r != old_r else ""
+        return f"output {old:,} -> {new:,} tokens per call ({times(old, new)}{reasoning})"
+    return None
+
+
 def reasons(causes: tuple[Cause, ...], same: tuple[str, ...]) -> str:
     """``input 238 -> 995 tokens per call (x4.2), same model, same calls``: the causes, then what did not move."""
     return ", ".join([cause.text for cause in causes] + list(same))

@@ -27,6 +27,7 @@ import pytest
 from ..fmt import plural
 from ..meter import OWNER, Captured, Ledger, LLMCost, measure
 from ..usage import TestCost
+from .wake import SESSION_KEY, default_cassette_path
 
 if TYPE_CHECKING:  # the rest loads when --llm-cost or the fixture needs it: an idle plugin costs nothing
     from ..capture.attribution import Attribution
@@ -44,7 +45,6 @@ if TYPE_CHECKING:  # the rest loads when --llm-cost or the fixture needs it: an 
 
 __all__ = ["SESSION_KEY", "LLMCostWarning", "Run", "SpendLimitExceeded", "default_cassette_path"]
 
-SESSION_KEY = pytest.StashKey["Run"]()
 LEDGER_KEY = pytest.StashKey[Ledger]()
 CASSETTE_KEY = pytest.StashKey[str]()
 GUARD_KEY = pytest.StashKey[str]()
@@ -1055,6 +1055,39 @@ class Protocol:
 
     def __init__(self, run: Run) -> None:
         self.run = run
+        self._frozen = False
+
+    def _freeze(self) -> None:
+        """Move every object alive now out of the garbage collector's sight until the session ends.
+
+        Called once the tests are collected (modules, items, the baseline, the rate card) and once
+        they have all run, before the end-of-run reports: what is alive then lives as long as the
+        run, and each full collection would otherwise walk it all again (a tenth of a replayed
+        suite's CPU). Never while the tests run: what a test or a fixture creates is collected as
+        it would be without the plugin. Cyclic garbage frozen with it is freed when the session
+        ends. A program that froze objects itself is left alone.
+        """
+        import gc
+
+        if not self._frozen and gc.get_freeze_count():
+            return
+        gc.freeze()
+        self._frozen = True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        self._freeze()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._freeze()
+
+    def pytest_unconfigure(self) -> None:
+        if self._frozen:
+            import gc
+
+            gc.unfreeze()
+            self._frozen = False
 
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
         if _reruns_wanted(item):
@@ -1137,13 +1170,6 @@ def _request_key(request: Any) -> int:
     answer takes the place of the first attempt's reservation instead of adding to it."""
     body = request.body if isinstance(request.body, (bytes, str)) else None
     return hash((threading.get_ident(), request.method, request.uri, body))
-
-
-def default_cassette_path(item: pytest.Item) -> Path:
-    from ..capture.recording import cassette_path
-
-    cls = getattr(item, "cls", None)
-    return cassette_path(Path(item.path), item.name, cls.__name__ if cls is not None else None)
 
 
 def _unfinished(item: pytest.Item) -> str | None:

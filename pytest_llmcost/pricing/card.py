@@ -454,6 +454,8 @@ class _Resolved:
 
 
 MEMO_FORMAT = 1
+#: How many distinct usages a rate card keeps the price of (a few MB at most).
+PRICES_KEPT = 50_000
 
 
 @dataclass
@@ -471,6 +473,15 @@ class RateCard:
     _providers: dict[str, str | None] = field(default_factory=dict, repr=False)
     _models: dict[tuple[str, str], _Resolved | None] = field(default_factory=dict, repr=False)
     _learned: bool = field(default=False, repr=False)
+    _local_models: dict[tuple[str, str], LocalModelPrice | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """The local price file's entry for each model seen (its patterns matched once per model)."""
+    _prices: dict[tuple[str, str, Tokens, Dims, str | None], Price] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Prices already computed, by usage: replayed suites repeat the same usage, and a comparison
+    re-prices a baseline whose calls are mostly the ones just metered."""
 
     def __post_init__(self) -> None:
         memo = self.memo_in
@@ -569,7 +580,26 @@ class RateCard:
         """
         if model is None:
             return Price(None, "unpriced", provider)
-        local = self.local.model_price(provider, model)
+        key = (provider, model, tokens, dims, tier)
+        try:
+            return self._prices[key]
+        except KeyError:
+            pass
+        found = self._price(provider, model, tokens, dims, tier)
+        if len(self._prices) < PRICES_KEPT:
+            self._prices[key] = found
+        return found
+
+    def _local_price(self, provider: str, model: str) -> LocalModelPrice | None:
+        key = (provider, model)
+        try:
+            return self._local_models[key]
+        except KeyError:
+            found = self._local_models[key] = self.local.model_price(provider, model)
+            return found
+
+    def _price(self, provider: str, model: str, tokens: Tokens, dims: Dims, tier: str | None) -> Price:
+        local = self._local_price(provider, model)
         if local is not None:
             return Price(local.usd(_billed(tokens, dims)[0]), "local", provider, local.pattern)
         found = self._genai_model(provider, model)
@@ -590,7 +620,7 @@ class RateCard:
         """
         if calls <= 1:
             return self.price(provider, model, tokens).usd
-        local = self.local.model_price(provider, model)
+        local = self._local_price(provider, model)
         if local is not None:
             return local.usd(tokens, calls)
         found = self._genai_model(provider, model)

@@ -123,42 +123,48 @@ def headline(report: Report) -> str:
 _RANK = {"unpriced": 0, "over_budget": 0, "unknown_step": 0, "regressed": 0, "cache_regressed": 0, "accepted": 1}
 
 
-def _change_rows(report: Report) -> list[list[str]]:
-    """Tests whose cost changed, each followed by its changed steps and why they moved.
+def _changes(report: Report) -> list[tuple[int, Decimal, str, TestRow]]:
+    """Tests whose cost changed, in the order the summary lists them (each then with its changed steps).
 
     Tests that fail come first, then increases accepted in the change's baseline, then the rest by
     the size of the change (a test ranks by the largest change among it and its steps, a flat total
     can hide a step that grew); tests new to the baseline come last, so they never crowd out a change.
+    Only the keys are computed here: the rows are written for the tests shown.
     """
-    groups: list[tuple[int, Decimal, str, list[list[str]]]] = []
+    found: list[tuple[int, Decimal, str, TestRow]] = []
     for test in report.tests:
         if test.delta_usd is None and test.status != "new":
             continue
         change = test.delta_usd if test.delta_usd is not None else test.now_usd
         if not change and test.status == "ok" and not test.fails:
             continue
-        changed = [(abs(step.delta_usd), step) for step in test.steps if step.delta_usd]
-        changed.sort(key=lambda item: -item[0])
-        steps = [step for _, step in changed]
-        rank = max([abs(change), *(size for size, _ in changed)])
+        rank = max([abs(change), *(abs(step.delta_usd) for step in test.steps if step.delta_usd)])
         order = 0 if test.fails else _RANK.get(test.status, 3 if test.status == "new" else 2)
-        rows = [_test_cells(test)]
-        rows += [
-            [
-                f"↳ {code(step.path)}",
-                dollars(step.base_usd),
-                dollars(step.now_usd),
-                signed(step.delta_usd),
-                ratio(step.delta_ratio),
-                cell(("over: " if step.over else "") + step.why),
-            ]
-            for step in steps
+        found.append((order, rank, test.nodeid, test))
+    found.sort(key=lambda item: (item[0], -item[1], item[2]))
+    return found
+
+
+def _change_rows(test: TestRow) -> list[list[str]]:
+    """A changed test's row, followed by its changed steps (largest change first) and why they moved."""
+    changed = [(abs(step.delta_usd), step) for step in test.steps if step.delta_usd]
+    changed.sort(key=lambda item: -item[0])
+    steps = [step for _, step in changed]
+    rows = [_test_cells(test)]
+    rows += [
+        [
+            f"↳ {code(step.path)}",
+            dollars(step.base_usd),
+            dollars(step.now_usd),
+            signed(step.delta_usd),
+            ratio(step.delta_ratio),
+            cell(("over: " if step.over else "") + step.why),
         ]
-        if not steps and test.why:  # a test without steps: its total's causes
-            rows[0][-1] += " · " + cell(test.why[0])
-        groups.append((order, rank, test.nodeid, rows))
-    groups.sort(key=lambda group: (group[0], -group[1], group[2]))
-    return [row for *_, rows in groups for row in rows]
+        for step in steps
+    ]
+    if not steps and test.why:  # a test without steps: its total's causes
+        rows[0][-1] += " · " + cell(test.why[0])
+    return rows
 
 
 #: Rows the "biggest changes" table shows at most, steps included; and characters of a "why" cell.
@@ -166,18 +172,14 @@ MAX_CHANGE_ROWS = 40
 MAX_WHY = 400
 
 
-def _first_groups(rows: list[list[str]], count: int) -> list[list[str]]:
-    """The first ``count`` tests of the change rows, each with its step rows, within MAX_CHANGE_ROWS."""
+def _first_groups(changes: list[tuple[int, Decimal, str, TestRow]], count: int) -> list[list[str]]:
+    """The rows of the first ``count`` changed tests, each with its step rows, within MAX_CHANGE_ROWS."""
     kept: list[list[str]] = []
-    tests = 0
-    for row in rows:
-        if not row[0].startswith("↳"):
-            tests += 1
-            if tests > count:
-                break
-        if len(kept) == MAX_CHANGE_ROWS:
-            break
-        kept.append([*row[:-1], _clip(row[-1])])
+    for _, _, _, test in changes[:count]:
+        for row in _change_rows(test):
+            if len(kept) == MAX_CHANGE_ROWS:
+                return kept
+            kept.append([*row[:-1], _clip(row[-1])])
     return kept
 
 
@@ -252,7 +254,7 @@ def summary_markdown(report: Report, *, report_link: str | None = None) -> str:
         if len(report.step_changes) > MAX_CHANGES:
             lines += ["", f"…and {len(report.step_changes) - MAX_CHANGES:,} more steps in the full report."]
         lines.append("")
-    changes = _change_rows(report)
+    changes = _changes(report)
     header = ["test / step", "base", "head", "Δ", "Δ%", ""]
     if changes:
         lines += ["#### Biggest changes", ""]

@@ -1,16 +1,20 @@
 """The report as plain, display-ready data, built once and rendered by every format.
 
-:func:`build_report` turns a run's results (and the baseline, priced with the same rate card)
-into a :class:`Report`: totals, counts, a Pareto of spend by step, the tests sorted by dollars
-with their steps and calls, per-step statistics with outliers, the model mix and monthly
-projections. Templates only loop over it and format; the clock is injected.
+:func:`build_report` turns a run's results and the gate's verdicts (each carrying its comparison
+with the baseline) into a :class:`Report`: totals, counts, a Pareto of spend by step, the tests
+sorted by dollars with their steps and calls, per-step statistics with outliers, the model mix
+and monthly projections. Templates only loop over it and format; the clock is injected.
+
+It reads each test's totals (dollars, tokens, calls, per step and per model) and verdict, and a
+test's calls only for the ``detail_limit`` tests it lists with their steps and calls, so a
+results file read lazily is decoded only that far.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import statistics
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +26,7 @@ from ..gate.explain import Cause, Profile
 from ..gate.judge import RunVerdict
 from ..pricing import rate_card_label
 from ..results import Results
-from ..usage import Call, Dims, TestCost, Tokens, format_usd
+from ..usage import Call, Dims, StepCost, TestCost, Tokens, format_usd
 
 __all__ = [
     "DETAIL_LIMIT",
@@ -145,10 +149,17 @@ class TestRow:
     """Whether this row carries its steps and calls (large reports keep them for the top tests)."""
     findings: tuple[str, ...] = ()
     """The gate's reasons, as the test's failure states them."""
-    why: tuple[str, ...] = ()
-    """Why each step in ``moved`` moved (the test's total when it has no step): ``input 238 -> 995 tokens ...``."""
     moved: tuple[str, ...] = ()
     """The steps whose cost moved, largest change first."""
+    changes: tuple[StepDelta, ...] = field(default=(), repr=False)
+    """The comparisons of the steps in ``moved`` (the test's total when it has no step)."""
+
+    @property
+    def why(self) -> tuple[str, ...]:
+        """Why each step in ``moved`` moved (the test's total when it has no step): ``input 238 -> 995 tokens ...``.
+
+        Worded when read: a summary shows it for the few tests it lists."""
+        return tuple(delta.reasons for delta in self.changes)
 
     @property
     def label(self) -> str:
@@ -335,7 +346,7 @@ def build_report(
     ``run`` is the run verdict (stale entries, price drift); without it the report knows only
     what the results file holds.
     """
-    tests = {nodeid: test for nodeid, test in results.tests.items() if test.records}
+    tests = {nodeid: test for nodeid, test in results.tests.items() if _metered(test)}
     verdicts = results.verdicts
     compared: dict[str, Comparison] = {}
     for nodeid in tests:
@@ -351,10 +362,10 @@ def build_report(
         verdict = verdicts.get(test.nodeid)
         status = verdict.status.value if verdict is not None else ("new" if has_baseline else "ok")
         fails = verdict is not None and verdict.fails
-        row = _test_row(test, compared.get(test.nodeid), status, fails, widest, details=rank < detail_limit)
-        if verdict is not None and verdict.findings:
-            row = dataclasses.replace(row, findings=verdict.reasons)
-        rows.append(row)
+        findings = verdict.reasons if verdict is not None and verdict.findings else ()
+        rows.append(
+            _test_row(test, compared.get(test.nodeid), status, fails, widest, findings, details=rank < detail_limit)
+        )
 
     # Both sides of a delta are priced by one card, today's: the tests with a baseline entry
     # compare with it, the tests new to the baseline count from zero.
@@ -373,28 +384,30 @@ def build_report(
     ratio = delta / base_usd if delta is not None and base_usd else None
 
     stale_ids = tuple(run.stale) if run is not None else ()
+    statuses = Counter(row.status for row in rows)
     counts = Counts(
         tests=len(tests),
         calls=sum(test.calls for test in tests.values()),
-        regressed=sum(1 for row in rows if row.status == "regressed"),
-        improved=sum(1 for row in rows if row.status == "improved"),
-        new=sum(1 for row in rows if row.status == "new"),
+        regressed=statuses["regressed"],
+        improved=statuses["improved"],
+        new=statuses["new"],
         stale=len(stale_ids),
-        over_budget=sum(1 for row in rows if row.status in ("over_budget", "unknown_step")),
-        unpriced=sum(test.unpriced for test in tests.values()),
-        estimated=sum(test.estimated for test in tests.values()),
+        over_budget=statuses["over_budget"] + statuses["unknown_step"],
+        unpriced=sum(row.unpriced for row in rows),
+        estimated=sum(row.estimated for row in rows),
         cache_regressed=sum(  # a test can regress in dollars and in its cache at once
             1
             for v in verdicts.values()
             if v.fails and any(status.value == "cache_regressed" for status, _ in v.findings)
         ),
-        accepted=sum(1 for row in rows if row.status == "accepted"),
+        accepted=statuses["accepted"],
     )
     monthly: Decimal | None = None
     for nodeid, per_day in results.runs_per_day.items():
         comparison = compared.get(nodeid)
         if comparison is not None and per_day:
             monthly = (monthly or Decimal(0)) + comparison.total.delta_usd * per_day * DAYS_PER_MONTH
+    per_step = _per_step(tests.values())
     return Report(
         title=title,
         generated=clock().strftime("%Y-%m-%d %H:%M UTC"),
@@ -408,8 +421,8 @@ def build_report(
         drift_usd=drift,
         counts=counts,
         tests=tuple(rows),
-        pareto=_pareto(tests.values()),
-        steps=_step_stats(tests.values()),
+        pareto=_pareto(per_step),
+        steps=_step_stats(per_step),
         models=_models(tests.values()),
         projections=_projections(tests, results.runs_per_day),
         stale=stale_ids,
@@ -427,18 +440,22 @@ def _step_changes(comparisons: Iterable[Comparison]) -> tuple[StepChange, ...]:
     for comparison in comparisons:
         deltas = [delta for delta in comparison.steps if delta.base_usd is not None] or [comparison.total]
         for delta in deltas:
-            if delta.base_usd is None or not delta.delta_usd:
+            base = delta.base_usd
+            if base is None or delta.now_usd == base:
                 continue
-            path = delta.path or NO_STEP
-            entry = sums.setdefault(path, [Decimal(0), Decimal(0), 0, None])
-            entry[0] += delta.base_usd
+            size = abs(delta.now_usd - base)
+            entry = sums.get(delta.path or NO_STEP)
+            if entry is None:
+                sums[delta.path or NO_STEP] = [base, delta.now_usd, 1, delta, size]
+                continue
+            entry[0] += base
             entry[1] += delta.now_usd
             entry[2] += 1
-            if entry[3] is None or abs(delta.delta_usd) > abs(entry[3].delta_usd):
-                entry[3] = delta
+            if size > entry[4]:
+                entry[3], entry[4] = delta, size
     changes = [
         StepChange(path, base, now, count, top.reasons, gist=", ".join(cause.text for cause in top.causes[:2]))
-        for path, (base, now, count, top) in sums.items()
+        for path, (base, now, count, top, _) in sums.items()
     ]
     changes.sort(key=lambda change: (-abs(change.delta_usd), change.step))
     widest = max((abs(change.delta_usd) for change in changes), default=Decimal(0))
@@ -448,17 +465,58 @@ def _step_changes(comparisons: Iterable[Comparison]) -> tuple[StepChange, ...]:
     )
 
 
+def _metered(test: TestCost) -> bool:
+    """Whether the test made any call (an LLM call, a billed request, or an attempt billed nothing)."""
+    return bool(test.calls or test.requests or test.attempts)
+
+
+def _loose(test: TestCost) -> StepCost | None:
+    """A test's totals outside every step (its own totals less its steps'), or None when it has none."""
+    if not test.steps:
+        return StepCost(test.usd, test.tokens, test.calls)
+    usd, calls, tokens = test.usd, test.calls, test.tokens
+    uncached, cached, written, output, reasoning = (
+        tokens.input,
+        tokens.cached_input,
+        tokens.cache_write,
+        tokens.output,
+        tokens.reasoning,
+    )
+    for step in test.steps.values():
+        usd -= step.usd
+        calls -= step.calls
+        part = step.tokens
+        uncached -= part.input
+        cached -= part.cached_input
+        written -= part.cache_write
+        output -= part.output
+        reasoning -= part.reasoning
+    if not (usd or calls or uncached or cached or written or output or reasoning):
+        return None
+    return StepCost(usd, Tokens(uncached, cached, written, output, reasoning), calls)
+
+
 def _test_row(
-    test: TestCost, comparison: Comparison | None, status: str, fails: bool, widest: int, *, details: bool
+    test: TestCost,
+    comparison: Comparison | None,
+    status: str,
+    fails: bool,
+    widest: int,
+    findings: tuple[str, ...],
+    *,
+    details: bool,
 ) -> TestRow:
-    by_path = {delta.path: delta for delta in comparison.steps} if comparison is not None else {}
     steps = []
-    if details:
+    if details:  # only here are a test's calls read
+        by_path = {delta.path: delta for delta in comparison.steps} if comparison is not None else {}
+        records: dict[str | None, list[Call]] = {}
+        for record in test.records:
+            records.setdefault(record.step, []).append(record)
         paths = sorted(set(test.steps) | {p for p in by_path if p is not None})
         for path in paths:
             cost = test.steps.get(path)
             delta = by_path.get(path)
-            step_records = [record for record in test.records if record.step == path]
+            step_records = records.get(path, ())
             steps.append(
                 StepRow(
                     path=path,
@@ -476,17 +534,18 @@ def _test_row(
                     causes=() if delta is None else delta.causes,
                 )
             )
-        loose = [record for record in test.records if record.step is None]
+        loose = records.get(None)
         if loose:
+            outside = _loose(test) or StepCost()
             steps.append(
                 StepRow(
                     path=NO_STEP,
                     base_usd=None,
-                    now_usd=sum((record.usd for record in loose), Decimal(0)),
+                    now_usd=outside.usd,
                     delta_usd=None,
                     delta_ratio=None,
-                    calls=len({record.seq for record in loose}),
-                    tokens=Tokens.sum(record.tokens for record in loose),
+                    calls=outside.calls,
+                    tokens=outside.tokens,
                     over=False,
                     calls_detail=_calls_of(loose),
                 )
@@ -495,9 +554,10 @@ def _test_row(
     total = comparison.total if comparison is not None else None
     moved: list[StepDelta] = []
     if comparison is not None:
-        moved = [delta for delta in comparison.steps if delta.base_usd is not None and delta.delta_usd]
-        moved.sort(key=lambda delta: (delta.allowed, -abs(delta.delta_usd)))  # a step over its allowance first
-        if not moved and comparison.total.delta_usd and not comparison.steps:
+        moved = [delta for delta in comparison.steps if delta.base_usd is not None and delta.now_usd != delta.base_usd]
+        if len(moved) > 1:  # a step over its allowance first
+            moved.sort(key=lambda delta: (delta.allowed, -abs(delta.delta_usd)))
+        elif not moved and not comparison.steps and comparison.total.delta_usd:
             moved = [comparison.total]
     return TestRow(
         nodeid=test.nodeid,
@@ -514,7 +574,8 @@ def _test_row(
         unpriced=test.unpriced,
         steps=tuple(steps),
         details=details,
-        why=tuple(delta.reasons for delta in moved),
+        findings=findings,
+        changes=tuple(moved),
         moved=tuple(delta.path for delta in moved if delta.path is not None),
     )
 
@@ -525,16 +586,13 @@ def _per_step(tests: Iterable[TestCost]) -> dict[str, list[tuple[str, Decimal, i
     for test in tests:
         for path, cost in test.steps.items():
             found.setdefault(path, []).append((test.nodeid, cost.usd, cost.calls))
-        loose = [record for record in test.records if record.step is None]
-        if loose:
-            found.setdefault(NO_STEP, []).append(
-                (test.nodeid, sum((r.usd for r in loose), Decimal(0)), len({r.seq for r in loose}))
-            )
+        outside = _loose(test)
+        if outside is not None:
+            found.setdefault(NO_STEP, []).append((test.nodeid, outside.usd, outside.calls))
     return found
 
 
-def _pareto(tests: Iterable[TestCost]) -> tuple[ParetoBar, ...]:
-    per_step = _per_step(tests)
+def _pareto(per_step: Mapping[str, list[tuple[str, Decimal, int]]]) -> tuple[ParetoBar, ...]:
     totals = sorted(
         (
             (path, sum((usd for _, usd, _ in rows), Decimal(0)), sum(c for _, _, c in rows))
@@ -559,11 +617,12 @@ def _pareto(tests: Iterable[TestCost]) -> tuple[ParetoBar, ...]:
     return tuple(bars)
 
 
-def _step_stats(tests: Iterable[TestCost]) -> tuple[StepStat, ...]:
+def _step_stats(per_step: Mapping[str, list[tuple[str, Decimal, int]]]) -> tuple[StepStat, ...]:
     stats = []
-    for path, rows in _per_step(tests).items():
-        values = [usd for _, usd, _ in rows]
-        median = Decimal(statistics.median(values))
+    for path, rows in per_step.items():
+        values = sorted(usd for _, usd, _ in rows)
+        middle = len(values) // 2
+        median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
         outliers = tuple(
             sorted(
                 ((nodeid, usd) for nodeid, usd, _ in rows if median and usd > median * OUTLIER_FACTOR),
@@ -588,21 +647,24 @@ def _step_stats(tests: Iterable[TestCost]) -> tuple[StepStat, ...]:
 
 
 def _models(tests: Iterable[TestCost]) -> tuple[ModelRow, ...]:
-    merged: dict[tuple[str, str], tuple[set[tuple[str, int]], Tokens, Decimal]] = {}
+    merged: dict[tuple[str, str], list[Any]] = {}
     for test in tests:
-        for record in test.records:
-            key = (
-                ("request", record.model or record.provider)
-                if record.requests
-                else (record.provider, record.model or "?")
-            )
-            seqs, tokens, usd = merged.get(key, (set(), Tokens(), Decimal(0)))
-            seqs.add((test.nodeid, record.seq))
-            merged[key] = (seqs, tokens + record.tokens, usd + record.usd)
-    grand = sum((usd for _, _, usd in merged.values()), Decimal(0))
+        for key, cost in test.models.items():
+            tokens = cost.tokens
+            entry = merged.get(key)
+            if entry is None:
+                entry = merged[key] = [0, Decimal(0), 0, 0, 0, 0, 0]
+            entry[0] += cost.calls
+            entry[1] += cost.usd
+            entry[2] += tokens.input
+            entry[3] += tokens.cached_input
+            entry[4] += tokens.cache_write
+            entry[5] += tokens.output
+            entry[6] += tokens.reasoning
+    grand = sum((usd for _, usd, *_ in merged.values()), Decimal(0))
     rows = [
-        ModelRow(provider, model, len(seqs), tokens, usd, float(usd / grand * 100) if grand else 0.0)
-        for (provider, model), (seqs, tokens, usd) in merged.items()
+        ModelRow(provider, model, calls, Tokens(*counts), usd, float(usd / grand * 100) if grand else 0.0)
+        for (provider, model), (calls, usd, *counts) in merged.items()
     ]
     rows.sort(key=lambda row: (-row.usd, row.provider, row.model))
     return tuple(rows)

@@ -383,14 +383,15 @@ def test_other():
 
 def test_a_budget_without_the_fixture_is_an_error_naming_test_and_fix(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_budget=BUDGET_WITHOUT_FIXTURE)
-    result = pytester.runpytest("--llm-cost")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "*test_budget.py::test_forgot_the_fixture: cost_budget on a test without the llm_cost fixture limits "
-            "nothing: add llm_cost to the test's arguments, or list its directory in llm_cost_autouse*"
-        ]
-    )
+    for args in (["--llm-cost"], []):  # also when no test takes the fixture and the plugin is otherwise idle
+        result = pytester.runpytest(*args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(
+            [
+                "*test_budget.py::test_forgot_the_fixture: cost_budget on a test without the llm_cost fixture "
+                "limits nothing: add llm_cost to the test's arguments, or list its directory in llm_cost_autouse*"
+            ]
+        )
     # The same test under an autouse directory is fine.
     pytester.runpytest("--llm-cost", f"--llm-cost-autouse={pytester.path}").assert_outcomes(passed=2)
 

@@ -7,7 +7,6 @@ listed as unpriced, never dropped.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_llmcost.pricing import RateCard
+from pytest_llmcost.results import load_results
 from pytest_llmcost.usage import Dims, Tokens
 
 TESTS = """
@@ -90,8 +90,9 @@ def test_unknown_endpoint(llm_cost):
 
 
 def _records(pytester: pytest.Pytester) -> dict[str, list[dict[str, Any]]]:
-    data = json.loads((pytester.path / ".llm-cost" / "results.json").read_text())
-    return {nodeid.split("::")[-1]: test["records"] for nodeid, test in data["tests"].items()}
+    """Each test's calls, every field of each (the file leaves out default values)."""
+    results = load_results(pytester.path / ".llm-cost" / "results.json")
+    return {nodeid.split("::")[-1]: [call.to_json() for call in test.records] for nodeid, test in results.tests.items()}
 
 
 def _expected(record: dict[str, Any]) -> Decimal:

@@ -16,6 +16,7 @@ import pytest
 
 from pytest_llmcost.cli import main
 from tests.conftest import real_cassettes_dir
+from tests.results_view import full_view
 
 AGENT = """
 import os
@@ -80,7 +81,7 @@ def recorded(pytester: pytest.Pytester, fake_llm: Any) -> dict[tuple[str, int], 
     """The agent's cassettes recorded through the fake under ``--llm-cost``: what it metered, by interaction."""
     pytester.makepyfile(test_agent=AGENT)
     pytester.runpytest("--llm-cost", "--llm-cost-record-mode=once").assert_outcomes(passed=4)
-    results = json.loads((pytester.path / ".llm-cost" / "results.json").read_text())
+    results = full_view((pytester.path / ".llm-cost" / "results.json").read_text())
     return {
         (record["cassette"], record["interaction"]): record
         for test in results["tests"].values()

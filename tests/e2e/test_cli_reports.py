@@ -419,3 +419,35 @@ def test_merge_refuses_results_priced_by_different_rate_cards(tmp_path: Path) ->
     assert line.endswith("; merge the results of one run")
     assert "0.0.41" in line
     assert not out.exists()
+
+
+def test_a_command_pauses_the_garbage_collector_and_gives_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands read large acyclic data and exit: the cyclic collector is off while they run (it
+    would walk that data again and again), and back as it was when they return, called in process
+    as a library, whether they succeed or fail."""
+    import gc
+
+    import pytest_llmcost.results as results
+
+    a, b, _ = _shards(tmp_path, complete=(True, True))
+    enabled: list[bool] = []
+    merge = results.merge_results
+
+    def watched(*args: Any, **kwargs: Any) -> int:
+        enabled.append(gc.isenabled())
+        return merge(*args, **kwargs)
+
+    monkeypatch.setattr(results, "merge_results", watched)
+    assert _run("merge", str(a), str(b), "-o", str(tmp_path / "merged.json"))[0] == 0
+    assert enabled == [False]
+    assert gc.isenabled()
+    assert _run("merge", str(a), str(a), "-o", str(tmp_path / "again.json"))[0] == 2
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert _run("merge", str(a), str(b), "-o", str(tmp_path / "third.json"))[0] == 0
+        assert not gc.isenabled()  # a caller that had turned it off keeps it off
+    finally:
+        gc.enable()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
+
+from pytest_llmcost.results import load_results
 
 STREAMS = """
 import os
@@ -59,9 +60,9 @@ def test_a_cold_tokenizer_cache_labels_the_call_and_the_run_goes_on(
     result.stdout.fnmatch_lines(
         ["1 call without reported usage could not be estimated (counted as 0 tokens): *TIKTOKEN_CACHE_DIR*"]
     )
-    tests = json.loads((pytester.path / ".llm-cost" / "results.json").read_text())["tests"]
-    (blind,) = tests["test_streams.py::test_stream_without_usage"]["records"]
-    assert blind["estimated"] is True
-    assert blind["tokens"]["input"] == 0
-    assert "TIKTOKEN_CACHE_DIR" in blind["note"]
-    assert tests["test_streams.py::test_other"]["calls"] == 1
+    tests = load_results(pytester.path / ".llm-cost" / "results.json").tests
+    (blind,) = tests["test_streams.py::test_stream_without_usage"].records
+    assert blind.estimated is True
+    assert blind.tokens.input == 0
+    assert "TIKTOKEN_CACHE_DIR" in (blind.note or "")
+    assert tests["test_streams.py::test_other"].calls == 1

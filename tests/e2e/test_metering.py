@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.results_view import full_view
+
 HEADER = """
 import asyncio
 import contextvars
@@ -51,8 +53,7 @@ def chat(text, model="gpt-4o-mini", **kwargs):
 
 
 def _results(pytester: pytest.Pytester) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((pytester.path / ".llm-cost" / "results.json").read_text())
-    return data
+    return full_view((pytester.path / ".llm-cost" / "results.json").read_text())
 
 
 CLIENTS = (
@@ -319,10 +320,10 @@ def test_results_file_is_deterministic_and_complete(pytester: pytest.Pytester, f
     assert path.read_bytes() == first
     assert first.endswith(b"}\n")
     data = json.loads(first)
-    assert data["format"] == 2
+    assert data["format"] == 3
     assert data["rate_card"]["genai_prices"]
     assert data["rate_card"]["local_prices"] is None
-    record = data["tests"]["test_steps.py::test_agent"]["records"][1]
+    record = full_view(first)["tests"]["test_steps.py::test_agent"]["records"][1]
     assert set(record) >= {
         "api",
         "cassette",
@@ -410,16 +411,12 @@ import pytest
 
 LIGHT = {
     "pytest_llmcost",
-    "pytest_llmcost.fmt",
     "pytest_llmcost.gate",
     "pytest_llmcost.gate.allowance",
-    "pytest_llmcost.gate.budgets",
     "pytest_llmcost.hooks",
-    "pytest_llmcost.hooks.run",
-    "pytest_llmcost.meter",
+    "pytest_llmcost.hooks.wake",
     "pytest_llmcost.options",
     "pytest_llmcost.plugin",
-    "pytest_llmcost.usage",
 }
 
 
@@ -428,14 +425,53 @@ def test_a_failure():
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_nothing_heavy():
+def test_nothing_heavy(request):
     assert not {"vcr", "tiktoken", "genai_prices"} & set(sys.modules)
     loaded = {name for name in sys.modules if name.startswith("pytest_llmcost")}
     assert loaded <= LIGHT, sorted(loaded - LIGHT)
+    # Nothing runs per test: the run object and its hooks are not registered.
+    assert request.config.pluginmanager.get_plugin("llm_cost_session") is None
+    assert request.config.pluginmanager.get_plugin("llm_cost_dormant") is not None
 """
     )
     result = pytester.runpytest_subprocess("-p", "no:recording", "-p", "no:cacheprovider", "-p", "no:randomly")
     result.assert_outcomes(passed=1, failed=1)
+
+
+DORMANT_WAKES = """
+import pytest
+
+
+def test_runs_first(request):
+    # A later test takes the fixture: the run woke at collection, before any test ran.
+    assert request.config.pluginmanager.get_plugin("llm_cost_session") is not None
+
+
+def test_takes_it(llm_cost):
+    assert llm_cost.calls == ()
+"""
+
+ASKS_BY_NAME = """
+def test_asks_by_name(request):
+    manager = request.config.pluginmanager
+    assert manager.get_plugin("llm_cost_session") is None
+    llm_cost = request.getfixturevalue("llm_cost")
+    assert llm_cost.calls == ()
+    assert manager.get_plugin("llm_cost_session") is not None
+    assert manager.get_plugin("llm_cost_dormant") is None
+
+
+def test_after(request):
+    assert request.config.pluginmanager.get_plugin("llm_cost_session") is not None
+"""
+
+
+def test_the_idle_plugin_wakes_when_a_test_takes_the_fixture(pytester: pytest.Pytester) -> None:
+    """Dormant until used: a collected test taking ``llm_cost`` wakes the run before any test runs;
+    a test asking for it by name at run time wakes it from the fixture."""
+    pytester.makepyfile(test_wakes=DORMANT_WAKES, test_by_name=ASKS_BY_NAME)
+    pytester.runpytest("-p", "no:randomly", "test_wakes.py").assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:randomly", "test_by_name.py").assert_outcomes(passed=2)
 
 
 def test_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:

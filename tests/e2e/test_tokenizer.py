@@ -8,7 +8,6 @@ port (a runner without): no test here reaches the network.
 from __future__ import annotations
 
 import http.server
-import json
 import os
 import socket
 import threading
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.results_view import full_view
 
 TESTS = """
 import os
@@ -120,7 +121,7 @@ def _recorded(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def _records(pytester: pytest.Pytester) -> dict[str, Any]:
-    tests: dict[str, Any] = json.loads((pytester.path / ".llm-cost" / "results.json").read_text())["tests"]
+    tests: dict[str, Any] = full_view((pytester.path / ".llm-cost" / "results.json").read_text())["tests"]
     return tests
 
 

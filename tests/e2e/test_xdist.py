@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 import pytest
+
+from tests.results_view import full_view
 
 # Raw HTTP in the providers' wire formats: workers start fast without importing the SDKs.
 HEADER = """
@@ -110,7 +111,7 @@ def test_results_and_summary_are_the_same_with_and_without_workers(pytester: pyt
     serial = pytester.runpytest("--llm-cost", "-n", "0", "-v")
     serial.assert_outcomes(passed=TESTS)
     expected = _results(pytester)
-    data = json.loads(expected)
+    data = full_view(expected)
     assert sum(bool(test["calls"]) for test in data["tests"].values()) == METERED
     assert data["summary"]["calls"] == CALLS
     assert data["summary"]["estimated"] == 1
@@ -181,7 +182,7 @@ def test_a_crashed_worker_keeps_the_cost_of_the_tests_it_finished(
     assert finished is not None
     result.stdout.fnmatch_lines([f"*worker '{finished[1]}' crashed while running 'test_crash.py::test_crashes'*"])
 
-    tests = {nodeid: test for nodeid, test in json.loads(_results(pytester))["tests"].items() if test["calls"]}
+    tests = {nodeid: test for nodeid, test in full_view(_results(pytester))["tests"].items() if test["calls"]}
     assert sorted(tests) == ["test_crash.py::test_finishes", "test_other.py::test_one", "test_other.py::test_two"]
     finished_cost = tests["test_crash.py::test_finishes"]
     assert finished_cost["tokens"] == {"cache_write": 0, "cached_input": 0, "input": 8, "output": 7, "reasoning": 0}

@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from pytest_llmcost import __version__
-from pytest_llmcost.report.html import cents, pct, render_html, share, signed, sort_value, usd, write_html
+from pytest_llmcost.gate.baseline import Baseline, entry_of
+from pytest_llmcost.report.html import _esc, cents, pct, render_html, share, signed, sort_value, usd, write_html
 from pytest_llmcost.results import Results
-from pytest_llmcost.usage import Call, TestCost, Tokens
+from pytest_llmcost.usage import Call, Dims, TestCost, Tokens
 from tests.report_sample import CLOCK, judged_report, sample_report
 
 GOLD = Path(__file__).parent / "gold" / "report.html"
@@ -78,6 +79,34 @@ def test_test_ids_step_and_model_names_are_text() -> None:
     assert "test_a[&lt;script&gt;alert(&#34;id&#34;)&lt;/script&gt;]" in html
     assert "&lt;img src=x onerror=alert(&#39;step&#39;)&gt;" in html
     assert "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_markup_is_escaped_once_in_the_tests_table() -> None:
+    """The tests table, written apart from the template, escapes a moved step's name, a call's part,
+    provider and billed dimensions, and the gate's findings exactly as the template escapes text."""
+    step = "<b>plan</b>"
+    call = Call(
+        0, step, "<p>", "m&m", Tokens(input=90, output=9), Decimal("0.009"), part="<i>", dims=Dims.of(web_searches=2)
+    )
+    before = Call(0, step, "<p>", "m&m", Tokens(input=10, output=1), Decimal("0.001"))
+    results = Results(tests={"t.py::a": TestCost.from_calls("t.py::a", [call])})
+    baseline = Baseline(entries={"t.py::a": entry_of(TestCost.from_calls("t.py::a", [before]))}, exists=True)
+    html = render_html(judged_report(results, baseline=baseline, clock=lambda: CLOCK))
+    assert '<span class="b s-regressed">regressed: &lt;b&gt;plan&lt;/b&gt;</span>' in html
+    assert "<summary>&lt;b&gt;plan&lt;/b&gt; <span" in html
+    assert '<span class="m">m&amp;m</span> <span class="pt">&lt;i&gt;</span> <span class="pt">&lt;p&gt;</span>' in html
+    assert '<span class="lb">web searches 2</span>' in html
+    assert "LLM cost of step &lt;b&gt;plan&lt;/b&gt; $0.009 exceeds baseline" in html
+    for raw in ("&amp;lt;", "<b>plan", "<i>", "<p>"):
+        assert raw not in html
+
+
+def test_the_tests_table_escapes_as_the_template_does() -> None:
+    """Its text is escaped character for character as Jinja's autoescape escapes the rest of the page."""
+    from markupsafe import escape
+
+    text = """<a href='x'>"Tom" & Jerry</a> — ünïcode"""
+    assert _esc(text) == str(escape(text))
 
 
 def test_the_page_is_self_contained() -> None:

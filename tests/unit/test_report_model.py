@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 
 from pytest_llmcost.gate.baseline import Baseline, entry_of
+from pytest_llmcost.gate.rejudge import judge_results
+from pytest_llmcost.report.html import render_html
+from pytest_llmcost.report.markdown import summary_markdown
 from pytest_llmcost.report.model import (
     NO_STEP,
     OUTLIER_FACTOR,
     PARETO_MARK,
     ParetoBar,
+    build_report,
     pareto_chart,
     shared_cassette,
 )
 from pytest_llmcost.results import Results
 from pytest_llmcost.usage import Call, TestCost, Tokens
-from tests.report_sample import CLOCK, judged_report, sample_report, sample_tests
+from tests.report_sample import CARD, CLOCK, judged_report, sample_report, sample_tests
 
 
 def _test(nodeid: str, *calls: tuple[str | None, str], model: str = "m", **flags: bool) -> TestCost:
@@ -99,6 +104,64 @@ def test_steps_and_calls_of_a_row() -> None:
     ]
     assert [call.usd for call in row.steps[0].calls_detail] == [Decimal("0.01"), Decimal("0.02")]
     assert shared_cassette(row) == "c.yaml"
+
+
+def test_calls_outside_steps_count_as_named_steps_count() -> None:
+    """The (no step) share counts LLM calls as a named step does: per-request fees and attempts billed
+    nothing are not calls; its dollars and tokens are the test's own less its steps'."""
+    records = [
+        Call(0, "s", "openai", "m", Tokens(input=100, output=10), Decimal("0.01")),
+        Call(1, None, "openai", "m", Tokens(input=40, output=4), Decimal("0.002")),
+        Call(2, None, "api.search.example.com", "web-search", Tokens(), Decimal("0.008"), requests=1),
+        Call(3, None, "openai", "m", Tokens(input=40), Decimal(0), billed=False),
+    ]
+    test = TestCost.from_calls("t.py::a", records)
+    report = _report(test)
+    (row,) = report.tests  # type: ignore[attr-defined]
+    loose = next(step for step in row.steps if step.path == NO_STEP)
+    assert (loose.now_usd, loose.calls, loose.tokens) == (Decimal("0.010"), 1, Tokens(input=80, output=4))
+    assert len(loose.calls_detail) == 3  # every line is still listed
+    bars = {bar.step: (bar.usd, bar.calls) for bar in report.pareto}  # type: ignore[attr-defined]
+    assert bars == {"s": (Decimal("0.01"), 1), NO_STEP: (Decimal("0.010"), 1)}
+    assert sum(bar.calls for bar in report.pareto) == report.counts.calls  # type: ignore[attr-defined]
+
+
+class _Watched(tuple[Call, ...]):
+    """A test's calls that note each test whose calls are read (as a lazily read results file decodes them)."""
+
+    nodeid = ""
+    read: list[str] = []  # shared on purpose: one list for the test below
+
+    def __iter__(self) -> Iterator[Call]:
+        self.read.append(self.nodeid)
+        return super().__iter__()
+
+
+def test_the_report_reads_calls_only_for_the_tests_it_lists() -> None:
+    """Rows, totals, counts, the Pareto, step statistics and the model mix come from each test's totals and
+    verdict; a test's calls are read only for the tests listed with their steps (HTML and Markdown alike)."""
+    tests = {}
+    for i in range(1, 7):
+        calls = [(None, "0.001")] if i == 3 else [("s", str(i)), ("t", "0.5")]
+        test = _test(f"t.py::t{i}", *calls, model=f"m{i % 2}")
+        tests[test.nodeid] = test
+    grown = {nodeid: _test(nodeid, ("s", "0.5"), ("t", "0.5")) for nodeid in list(tests)[:4]}
+    baseline = Baseline(entries={nodeid: entry_of(cost) for nodeid, cost in grown.items()}, exists=True)
+    judged, run = judge_results(Results(tests=tests), baseline, CARD)
+    for test in judged.tests.values():  # the totals a results file carries, then calls that note their readers
+        _ = (test.usd, test.tokens, test.calls, test.attempts, test.requests, test.estimated, test.unpriced)
+        _ = test.models
+        watched = _Watched(test.records)
+        watched.nodeid = test.nodeid
+        object.__setattr__(test, "records", watched)
+    _Watched.read.clear()
+    report = build_report(judged, run, clock=lambda: CLOCK, detail_limit=2)
+    render_html(report)
+    summary_markdown(report)
+    assert set(_Watched.read) == {"t.py::t6", "t.py::t5"}
+    assert [model.calls for model in report.models] == [6, 5]
+    assert report.counts.calls == 11
+    assert {stat.step: stat.tests for stat in report.steps} == {"s": 5, "t": 5, NO_STEP: 1}
 
 
 def test_detail_limit_keeps_steps_for_the_most_expensive_tests_only() -> None:

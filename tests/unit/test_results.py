@@ -44,7 +44,7 @@ def test_results_round_trip_with_how_the_run_judged(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
     results.write(path)
     data = json.loads(path.read_text())
-    assert data["format"] == 2
+    assert data["format"] == 3
     assert data["gate"] == {
         "cache_drop": "0.1",  # the share of input read from a prompt cache may fall 10 points
         "noise_floor": "0.0001",
