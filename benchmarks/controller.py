@@ -16,12 +16,17 @@ From it the script prints, per run, the controller's cumulative seconds in:
 with the part of the end spent building the results and the run verdict (``Run.finish``), writing
 the reports and printing the summary, all extrapolated linearly to ``--scale`` tests. The
 profiler's own overhead inflates every figure (by about 1.5 to 2x for this kind of code): they
-are upper bounds.
+are upper bounds. Then, unprofiled, the controller's CPU time (``time.process_time``, so neither
+the workers' time nor waiting) in every ``pytest_sessionfinish`` and ``pytest_terminal_summary``
+implementation (``end_of_run_timer.py``, loaded with ``-p``), with ``--llm-cost`` and without it,
+and their difference per round: the plugin's end-of-run work.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import pstats
 import statistics
 import subprocess
@@ -77,11 +82,33 @@ def main() -> None:
                 figures[phase].append(seconds)
     print(f"{suite}: {tests} tests, -n {args.workers}, {args.runs} runs, controller profiled (upper bounds)")
     for phase, values in figures.items():
-        median = statistics.median(values)
-        print(
-            f"  {phase:48} median {median:6.2f} s (range {min(values):.2f} to {max(values):.2f}),"
-            f" {args.scale:,} tests: {median * args.scale / tests:6.2f} s"
-        )
+        _line(phase, values, args.scale / tests)
+    # Unprofiled: the controller's CPU at the end of the run, with --llm-cost and without it.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent), env.get("PYTHONPATH")]))
+    ends: dict[str, list[float]] = {"with --llm-cost": [], "without": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        env["LLM_COST_BENCH_TIMES"] = times = str(Path(tmp) / "times.json")
+        for _ in range(args.runs):
+            for label, flags in (("with --llm-cost", ["--llm-cost"]), ("without", [])):
+                command = pytest_command(*flags, "-n", str(args.workers), "-p", "end_of_run_timer")
+                done = subprocess.run(command, cwd=suite, env=env, capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise SystemExit(f"{label} exited {done.returncode}:\n{done.stdout[-3000:]}")
+                spent = json.loads(Path(times).read_text())
+                ends[label].append(spent.get("sessionfinish", 0.0) + spent.get("terminal_summary", 0.0))
+    print("controller CPU at the end of the run (sessionfinish + terminal summary), unprofiled:")
+    for label, values in ends.items():
+        _line(label, values, args.scale / tests)
+    shares = [a - b for a, b in zip(*ends.values(), strict=True)]
+    _line("the plugin's share (with - without, per round)", shares, args.scale / tests)
+
+
+def _line(label: str, values: list[float], scale: float) -> None:
+    median = statistics.median(values)
+    print(
+        f"  {label:48} median {median:6.2f} s (range {min(values):.2f} to {max(values):.2f}),"
+        f" scaled: {median * scale:6.2f} s"
+    )
 
 
 if __name__ == "__main__":
