@@ -26,9 +26,11 @@ def __getattr__(name: str) -> Any:
     """The public names load with their module on first use: pytest loads this package for its entry
     point in every run, used or not. Not cached here: a module re-imported (pytester's in-process
     runs restore ``sys.modules``) must hand out its own ``step``, whose context variable it reads."""
+    import importlib
+
+    if name in ("meter", "usage"):  # the modules of the public names, imported with the package before
+        return importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -14,11 +14,13 @@ still read.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -741,26 +743,21 @@ def _money(where: str, value: Any) -> Decimal:
         raise _Bad(where, str(exc)) from None
 
 
-def _plain_vector(vector: Any) -> bool:
-    """A list of up to five whole counts >= 0 (``bool`` is no count), checked in C: this runs per call."""
-    return (
-        type(vector) is list
-        and len(vector) <= len(TOKEN_KINDS)
-        and set(map(type, vector)) <= _INT
-        and min(vector, default=0) >= 0
-    )
-
-
 _INT = frozenset((int,))
 
 
-def _check_calls(records: Any, hoisted: Any) -> None:
+def _check_calls(records: Any, hoisted: Any) -> tuple[Decimal, Tokens, int] | None:
     """Every call of a format 3 line is well formed: the usual ones by their types, at once; any
-    other is read whole, and the first wrong field named."""
+    other is read whole, and the first wrong field named. When every call is a usual one, what
+    they add up to (dollars, tokens, calls), for the line's totals to be checked against."""
     if type(records) is not list:
         raise _Bad("records", f"must be a list of calls, got {records!r}")
     if hoisted is not None and type(hoisted) is not str:
         raise _Bad("cassette", f"must be text, got {hoisted!r}")
+    amounts: list[str] = []
+    vectors: list[list[int]] = []
+    seqs: set[int] = set()
+    plain = True
     for index, raw in enumerate(records):
         if (
             type(raw) is dict
@@ -770,13 +767,24 @@ def _check_calls(records: Any, hoisted: Any) -> None:
             and _AMOUNT.fullmatch(usd)
             and type(raw.get("model", "")) is str
             and type(raw.get("step", "")) is str
-            and type(seq := raw.get("seq", 0)) is int
+            and type(seq := raw.get("seq", index)) is int
             and seq >= 0
-            and _plain_vector(raw.get("tokens", []))
+            and type(vector := raw.get("tokens", [])) is list
+            and len(vector) <= len(TOKEN_KINDS)
+            and set(map(type, vector)) <= _INT  # whole counts (``bool`` is none), checked in C
+            and min(vector, default=0) >= 0
         ):
+            amounts.append(usd)
+            vectors.append(vector)
+            seqs.add(seq)
             continue
         where = f"records[{index}]"
         _check_record(where, _unpack_call(where, raw, index, hoisted) if type(raw) is dict else raw)
+        plain = False
+    if not plain:
+        return None
+    tokens = Tokens(*(sum(counts) for counts in zip_longest(*vectors, fillvalue=0)))
+    return sum(map(Decimal, amounts), Decimal(0)), tokens, len(seqs)
 
 
 def _check_causes(verdict: Mapping[str, Any]) -> None:
@@ -797,6 +805,19 @@ def _check_causes(verdict: Mapping[str, Any]) -> None:
 
 
 _STATUSES = frozenset(status.value for status in Status)
+
+
+@functools.lru_cache(maxsize=256)
+def _allowance_ok(text: Any) -> bool:
+    if type(text) is not str:
+        return False
+    try:
+        parse_allowance(text)
+    except ValueError:
+        return False
+    return True
+
+
 _VERDICT_KEYS = frozenset(("allowed_delta", "comparison", "fails", "findings", "status", "warnings"))
 _COMPARISON_KEYS = frozenset(("allowance", "drift_usd", "improved", "steps", "total"))
 _DELTA_KEYS = frozenset(
@@ -804,11 +825,21 @@ _DELTA_KEYS = frozenset(
 )
 
 
-def _plain_verdict(verdict: dict[str, Any]) -> bool:
-    """Whether a format 3 verdict has the shape this version writes and every amount in it is valid,
-    checked without a walk (a verdict per test: this runs for every line of the file)."""
+def _plain_verdict(verdict: dict[str, Any], steps_run: set[Any]) -> bool:
+    """Whether a format 3 verdict has the shape this version writes, every amount, count, status
+    and step in it valid, checked without building it (a verdict per test: this runs for every
+    line of the file). ``steps_run`` are the step paths of the test's calls, which a delta that
+    leaves out its ``now`` side takes it from. A verdict of any other shape is read whole with the
+    file, so that a bad one is named there, never when a report first reads it."""
     if not verdict.keys() <= _VERDICT_KEYS:
         return False
+    if type(verdict.get("fails", False)) is not bool:
+        return False
+    for item in verdict.get("findings", ()):
+        if type(item) is not list or not 1 <= len(item) <= 2 or item[0] not in _STATUSES:
+            return False
+        if len(item) == 2 and type(item[1]) is not str:
+            return False
     comparison = verdict.get("comparison")
     if comparison is None:
         return True
@@ -818,17 +849,32 @@ def _plain_verdict(verdict: dict[str, Any]) -> bool:
     steps = comparison.get("steps", [])
     if type(drift) is not str or not _SIGNED.fullmatch(drift) or type(steps) is not list:
         return False
-    for delta in (comparison.get("total"), *steps):
+    if type(comparison.get("improved", False)) is not bool or "total" not in comparison:
+        return False
+    for delta in (comparison["total"], *steps):
         if type(delta) is str:
+            if delta not in steps_run:
+                return False
             continue
         if type(delta) is not dict or not delta.keys() <= _DELTA_KEYS:
             return False
+        path = delta.get("path")
+        if path is not None and (type(path) is not str or ("now_usd" not in delta and path not in steps_run)):
+            return False
+        if type(delta.get("allowed", True)) is not bool:
+            return False
+        for key in ("base_tokens", "now_tokens"):
+            if type(delta.get(key, 0)) is not int:
+                return False
         for key in ("base_usd", "now_usd"):
             amount = delta.get(key)
             if amount is not None and not (type(amount) is str and _AMOUNT.fullmatch(amount)):
                 return False
+        for key in ("base", "now"):
+            if type(delta.get(key, {})) is not dict:
+                return False
         for cause in delta.get("causes", ()):
-            if type(cause) is not list or len(cause) not in (2, 3):
+            if type(cause) is not list or len(cause) not in (2, 3) or type(cause[0]) is not str:
                 return False
             if cause[1] is not None and not (type(cause[1]) is str and _SIGNED.fullmatch(cause[1])):
                 return False
@@ -900,9 +946,19 @@ def _line_cost(path: Path, nodeid: str, line: dict[str, Any]) -> TestCost:
         if type(value) is not int or value < 0:
             _whole(name, value)
         totals[name] = value
-    _check_calls(line.get("records", []), line.get("cassette"))
+    records = line.get("records", [])
     cost = object.__new__(_FileCost)
     cost.__dict__.update(totals, nodeid=nodeid, _line=line, _path=path)
+    sums = _check_calls(records, line.get("cassette"))
+    if sums is not None:  # the usual calls, summed without building them
+        found: dict[str, Any] = dict.fromkeys(_COUNTS, 0)
+        found["usd"], found["tokens"], found["calls"] = sums
+    else:
+        whole = TestCost.from_calls(nodeid, cost.records)
+        found = {name: getattr(whole, name) for name in ("usd", "tokens", "calls", *_COUNTS)}
+    for name, value in found.items():
+        if totals[name] != value:
+            raise _Bad(name, f"is {line.get(name, 0)!r}, but the test's calls add up to {value!r}")
     return cost
 
 
@@ -924,7 +980,7 @@ class _Verdicts(Mapping[str, Verdict]):
             verdict = _read_verdict(nodeid, line, self._tests[nodeid], self._tolerance)
         except _Bad as exc:
             raise FileFormatError(f"{self._path}: entry for {nodeid!r} is malformed: {exc}; {_FIX}") from None
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        except Exception as exc:  # any corruption the checks with the file did not see
             raise FileFormatError(
                 f"{self._path}: entry for {nodeid!r} is malformed: verdict: {exc!r}; {_FIX}"
             ) from None
@@ -960,11 +1016,18 @@ def _read_lines(
                     raise _Bad("verdict", f"must be an object, got {verdict!r}")
                 if line.get("status") not in _STATUSES:
                     raise _Bad("status", f"must be one of {', '.join(sorted(_STATUSES))}, got {line.get('status')!r}")
-                if "allowed_delta" in line and type(line["allowed_delta"]) is not str:
+                if "allowed_delta" in line and not _allowance_ok(line["allowed_delta"]):
                     raise _Bad("allowed_delta", f"must be an allowance such as '10%', got {line['allowed_delta']!r}")
-                if not _plain_verdict(verdict):  # a verdict of another shape: walk it, and name a bad amount
+                steps_run = {record.get("step") for record in line.get("records", ())}
+                if not _plain_verdict(verdict, steps_run):  # another shape: read whole now, a bad field named
                     _check_amounts("verdict", verdict)
                     _check_causes(verdict)
+                    try:
+                        _read_verdict(nodeid, line, tests[nodeid], tolerance)
+                    except _Bad:
+                        raise
+                    except Exception as exc:  # any corruption of its shape
+                        raise _Bad("verdict", f"cannot be read ({type(exc).__name__}: {exc})") from None
                 judged[nodeid] = line
             if "runs_per_day" in line:
                 _whole("runs_per_day", line["runs_per_day"])

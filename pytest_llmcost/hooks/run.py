@@ -1011,9 +1011,24 @@ class Run:
 
     def fixture(self, request: pytest.FixtureRequest, path: Path, vcr_config: dict[str, Any]) -> Iterator[LLMCost]:
         item = request.node
-        ledger = item.stash.get(LEDGER_KEY, None)
-        if ledger is None:  # the fixture requested outside a test's run protocol
-            ledger = Ledger(item.nodeid)
+        if LEDGER_KEY in item.stash:
+            yield from self._fixture(item, item.stash[LEDGER_KEY], path, vcr_config)
+            return
+        # The run's protocol wrapper did not run for this test: the fixture, asked for by name, woke
+        # the plugin in the middle of it. The test's ledger starts here and owns its calls until teardown.
+        ledger = item.stash[LEDGER_KEY] = Ledger(item.nodeid)
+        token = OWNER.set(ledger)
+        self.current, self.current_item = ledger, item
+        try:
+            yield from self._fixture(item, ledger, path, vcr_config)
+        finally:
+            self.current = self.current_item = None
+            try:
+                OWNER.reset(token)
+            except ValueError:  # torn down in another context than it was set up in
+                OWNER.set(None)
+
+    def _fixture(self, item: pytest.Item, ledger: Ledger, path: Path, vcr_config: dict[str, Any]) -> Iterator[LLMCost]:
         self.tap.install()
         owned_by_recording = item.get_closest_marker("vcr") is not None and self.config.pluginmanager.hasplugin(
             "recording"

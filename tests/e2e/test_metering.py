@@ -466,12 +466,31 @@ def test_after(request):
 """
 
 
-def test_the_idle_plugin_wakes_when_a_test_takes_the_fixture(pytester: pytest.Pytester) -> None:
+BY_NAME_METERED = (
+    HEADER
+    + """
+
+def test_by_name(request):
+    llm_cost = request.getfixturevalue("llm_cost")
+    chat("Plan the research on caching")
+    assert llm_cost.tokens.input > 0 and len(llm_cost.calls) == 1
+    with step("again"):
+        chat("Plan the research on caching, again")
+    assert set(llm_cost.steps) == {"again"}
+"""
+)
+
+
+def test_the_idle_plugin_wakes_when_a_test_takes_the_fixture(pytester: pytest.Pytester, fake_llm: Any) -> None:
     """Dormant until used: a collected test taking ``llm_cost`` wakes the run before any test runs;
-    a test asking for it by name at run time wakes it from the fixture."""
-    pytester.makepyfile(test_wakes=DORMANT_WAKES, test_by_name=ASKS_BY_NAME)
+    a test asking for it by name at run time wakes it from the fixture, which then meters the
+    test's calls as it would have from the start."""
+    pytester.makepyfile(test_wakes=DORMANT_WAKES, test_by_name=ASKS_BY_NAME, test_metered=BY_NAME_METERED)
     pytester.runpytest("-p", "no:randomly", "test_wakes.py").assert_outcomes(passed=2)
     pytester.runpytest("-p", "no:randomly", "test_by_name.py").assert_outcomes(passed=2)
+    pytester.runpytest("test_metered.py", "--llm-cost-record-mode=once").assert_outcomes(passed=1)
+    pytester.runpytest("test_metered.py").assert_outcomes(passed=1)  # replayed, woken by name
+    pytester.runpytest_subprocess("test_metered.py").assert_outcomes(passed=1)
 
 
 def test_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:

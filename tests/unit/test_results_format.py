@@ -241,18 +241,81 @@ def test_an_unknown_status_is_rejected_with_the_file(tmp_path: Path) -> None:
         load_results(path)
 
 
-def test_a_verdict_that_cannot_be_read_names_the_file_and_test(tmp_path: Path) -> None:
-    """A verdict is read when first asked for: one whose findings cannot be read names the file and test then."""
-    results = _judged(20)
+def _compared_line(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A judged test whose verdict compares it with a baseline, and has a finding."""
+    for nodeid in sorted(data["tests"]):
+        verdict = data["tests"][nodeid].get("verdict", {})
+        if "comparison" in verdict and verdict.get("findings") and data["tests"][nodeid]["records"]:
+            return nodeid, data["tests"][nodeid]
+    raise AssertionError("no compared test with findings")
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "where"),
+    [
+        (lambda line: line["verdict"].update(findings=[[]]), "verdict"),
+        (lambda line: line["verdict"].update(findings=[["bogus", "text"]]), "bogus"),
+        (lambda line: line["verdict"]["comparison"].update(total=5), "verdict"),
+        (lambda line: line["verdict"]["comparison"].update(steps=["no such step"]), "no such step"),
+        (lambda line: line["verdict"]["comparison"].update(total={"path": None, "causes": [["x"]]}), "verdict"),
+        (lambda line: line["verdict"]["comparison"].update(total={"path": None, "base_tokens": "x"}), "verdict"),
+        (lambda line: line.update(allowed_delta="lots"), "allowed_delta"),
+        (lambda line: line.update(usd="99"), "usd"),
+        (lambda line: line.update(calls=line["calls"] + 1), "calls"),
+        (lambda line: line.update(tokens={**line["tokens"], "output": line["tokens"]["output"] + 1}), "tokens"),
+        (lambda line: line.pop("records"), "usd"),
+    ],
+    ids=[
+        "empty-finding",
+        "finding-status",
+        "total-not-a-delta",
+        "unknown-step",
+        "cause-without-amount",
+        "base-tokens-text",
+        "allowance",
+        "usd-not-its-calls",
+        "calls-not-its-calls",
+        "tokens-not-its-calls",
+        "calls-removed",
+    ],
+)
+def test_a_verdict_or_total_that_cannot_be_read_is_rejected_with_the_file(
+    tmp_path: Path, corrupt: Any, where: str
+) -> None:
+    """Verdicts are built when first read, but checked with the file: a corrupt one (or a total its
+    calls do not add up to) stops load, merge, report and update-baseline, naming file and test,
+    never a traceback and never half-accepted."""
+    results = _judged(40)
     path = tmp_path / "results.json"
     results.write(path)
     data = json.loads(path.read_text())
-    nodeid = sorted(data["tests"])[7]
-    data["tests"][nodeid]["verdict"]["findings"] = [["exploded", "boom"]]
+    nodeid, line = _compared_line(data)
+    corrupt(line)
     path.write_text(json.dumps(data))
-    loaded = load_results(path)
-    with pytest.raises(FileFormatError, match=re.escape(f"{path}: entry for {nodeid!r} is malformed: verdict")):
-        dict(loaded.verdicts)
+    expected = re.escape(f"{path}: entry for {nodeid!r} is malformed: ") + r".*" + re.escape(where)
+    with pytest.raises(FileFormatError, match=expected):
+        load_results(path)
+    out = tmp_path / "merged.json"
+    with pytest.raises(FileFormatError, match=re.escape(nodeid)):
+        merge_results([path], out)
+    assert not out.exists()
+    baseline = tmp_path / "baseline.json"
+    for command in (
+        ["report", str(path), "-o", str(tmp_path / "r.html")],
+        ["update-baseline", "--results", str(path), "--baseline", str(baseline)],
+    ):
+        code, err = _cli(*command)
+        assert code == 2, err
+        assert err.startswith(f"llm-cost {command[0]}: {path}: entry for {nodeid!r} is malformed"), err
+    assert not baseline.exists()
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), out=out, err=err)
+    return code, err.getvalue()
 
 
 def test_merge_copies_current_lines_as_they_are_and_rewrites_older_ones(tmp_path: Path) -> None:
