@@ -220,13 +220,7 @@ def test_a_corrupt_line_deep_in_a_file_is_rejected_naming_the_test(tmp_path: Pat
     corrupt(line)
     where = where.format(last=len(line["records"]) - 1)
     path.write_text(json.dumps(data))
-    expected = re.escape(f"{path}: entry for {nodeid!r} is malformed: ") + r".*" + re.escape(where.split(".")[-1])
-    with pytest.raises(FileFormatError, match=expected):
-        load_results(path)
-    out = tmp_path / "merged.json"
-    with pytest.raises(FileFormatError, match=re.escape(nodeid)):
-        merge_results([path], out)
-    assert not out.exists()
+    _rejected(path, nodeid, where.split(".")[-1])
 
 
 def test_an_unknown_status_is_rejected_with_the_file(tmp_path: Path) -> None:
@@ -248,6 +242,17 @@ def _compared_line(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if "comparison" in verdict and verdict.get("findings") and data["tests"][nodeid]["records"]:
             return nodeid, data["tests"][nodeid]
     raise AssertionError("no compared test with findings")
+
+
+def _rejected(path: Path, nodeid: str, where: str) -> None:
+    """Neither loaded nor merged: the error names the file, the test and ``where``."""
+    expected = re.escape(f"{path}: entry for {nodeid!r} is malformed: ") + r".*" + re.escape(where)
+    with pytest.raises(FileFormatError, match=expected):
+        load_results(path)
+    out = path.parent / "merged.json"
+    with pytest.raises(FileFormatError, match=re.escape(nodeid)):
+        merge_results([path], out)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -292,13 +297,7 @@ def test_a_verdict_or_total_that_cannot_be_read_is_rejected_with_the_file(
     nodeid, line = _compared_line(data)
     corrupt(line)
     path.write_text(json.dumps(data))
-    expected = re.escape(f"{path}: entry for {nodeid!r} is malformed: ") + r".*" + re.escape(where)
-    with pytest.raises(FileFormatError, match=expected):
-        load_results(path)
-    out = tmp_path / "merged.json"
-    with pytest.raises(FileFormatError, match=re.escape(nodeid)):
-        merge_results([path], out)
-    assert not out.exists()
+    _rejected(path, nodeid, where)
     baseline = tmp_path / "baseline.json"
     for command in (
         ["report", str(path), "-o", str(tmp_path / "r.html")],
