@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from pytest_llmcost.files import dump_json_lines
+
 AGENT = """
 import os
 
@@ -85,7 +87,12 @@ def test_update_writes_a_deterministic_reviewable_baseline(recorded: pytest.Pyte
     path = recorded.path / "llm-cost-baseline.json"
     text = path.read_text()
     data = json.loads(text)
-    assert text == json.dumps(data, indent=2, sort_keys=True) + "\n"
+    # Deterministic and reviewable: sorted, compact, one test per line (a changed test is a changed line).
+    assert text == dump_json_lines(data, lines=("tests",))
+    assert [line.split('":', 1)[0] for line in text.splitlines() if line.startswith('"test_agent.py::')] == [
+        '"test_agent.py::test_agent',
+        '"test_agent.py::test_other',
+    ]
     assert data["format"] == 2
     assert data["token_kinds"] == ["input", "cached_input", "cache_write", "output", "reasoning"]
     entry = data["tests"]["test_agent.py::test_agent"]

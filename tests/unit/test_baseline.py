@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmcost.files import FileFormatError
+from pytest_llmcost.files import FileFormatError, dump_json_lines
 from pytest_llmcost.gate.allowance import Allowance, parse_allowance
 from pytest_llmcost.gate.baseline import Baseline, book_of, entry_of, load_baseline, price_book, update
 from pytest_llmcost.gate.compare import compare
@@ -160,6 +160,15 @@ def test_update_adds_changes_removes_and_keeps_the_rest() -> None:
     assert not update(new, {"t.py::d": empty})[1].any
 
 
+def test_an_indented_baseline_from_an_earlier_version_is_read_as_it_was(tmp_path: Path) -> None:
+    """Earlier versions wrote the baseline indented: the same JSON, read the same way."""
+    cost = _cost("t.py::test", ("plan", "gpt-4o", 1000, 10), (None, "gpt-4o-mini", 5, 5))
+    baseline, _ = update(Baseline(), {"t.py::test": cost})
+    path = tmp_path / "llm-cost-baseline.json"
+    path.write_text(json.dumps(baseline.to_json(), indent=2, sort_keys=True) + "\n")
+    assert load_baseline(path).to_json() == baseline.to_json()
+
+
 def test_baseline_round_trips_through_its_file(tmp_path: Path) -> None:
     cost = _cost("t.py::test", ("plan", "gpt-4o", 1000, 10), (None, "gpt-4o-mini", 5, 5))
     baseline, _ = update(Baseline(), {"t.py::test": cost})
@@ -167,7 +176,8 @@ def test_baseline_round_trips_through_its_file(tmp_path: Path) -> None:
     baseline.write(path)
     text = path.read_text()
     assert text.endswith("}\n")
-    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+    assert text == dump_json_lines(json.loads(text), lines=("tests",))  # one test per line, sorted, compact
+    assert [line.split('":', 1)[0] for line in text.splitlines() if line.startswith('"t.py::')] == ['"t.py::test']
     loaded = load_baseline(path)
     assert loaded.exists
     assert loaded.to_json() == baseline.to_json()

@@ -209,5 +209,5 @@ def test_a_tier_changes_the_price_and_survives_the_file(folder: Path) -> None:
     assert flex < default
     cost = TestCost.from_calls("t.py::test", [Call(0, None, "openai", "o3", tokens, flex, service_tier="flex")])
     comparison, raw = _reread(cost, card, folder / "baseline-flex.json")
-    assert '"tier": "flex"' in raw
+    assert '"tier":"flex"' in raw
     assert comparison.total.base_usd == flex
