@@ -89,7 +89,7 @@ if MODE == "recording":
 
         @pytest.fixture
         def llm(request: pytest.FixtureRequest) -> Iterator[Clients]:
-            from pytest_llmcost.hooks.run import default_cassette_path
+            from pytest_llmcost.hooks.wake import default_cassette_path
 
             cassette = request.getfixturevalue("vcr")
             assert Path(cassette._path).resolve() == default_cassette_path(request.node).resolve()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .hooks.wake import SETTINGS_KEY, Dormant, default_cassette_path, run_of, wake
+from .hooks.wake import Dormant, default_cassette_path, run_of, wake
 from .options import OPTIONS, OptionError, Settings
 
 if TYPE_CHECKING:  # the run, the meter and what they use load only when something uses the plugin
@@ -61,7 +61,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "baseline ('10%', '$0.002', '500 tokens'), per-step limits ({'synthesis': 0.02}), and how far "
         "its prompt-cache share may fall ('10%' of input, or 'off')",
     )
-    config.stash[SETTINGS_KEY] = settings
     if settings.enabled or settings.recording or settings.autouse:
         wake(config, settings)
     else:  # nothing per test until a collected test takes the fixture or has a cost_budget

@@ -966,10 +966,16 @@ class _Verdicts(Mapping[str, Verdict]):
     """The verdicts of a format 3 file, each read when first asked for (their amounts are checked with the file)."""
 
     def __init__(
-        self, path: Path, lines: dict[str, dict[str, Any]], tests: Mapping[str, TestCost], tolerance: str
+        self,
+        path: Path,
+        lines: dict[str, dict[str, Any]],
+        tests: Mapping[str, TestCost],
+        tolerance: str,
+        read: dict[str, Verdict],
     ) -> None:
         self._path, self._lines, self._tests, self._tolerance = path, lines, tests, tolerance
-        self._read: dict[str, Verdict] = {}
+        self._read = read
+        """Those read already: the verdicts of an unusual shape, read whole with the file."""
 
     def __getitem__(self, nodeid: str) -> Verdict:
         verdict = self._read.get(nodeid)
@@ -1005,6 +1011,7 @@ def _read_lines(
     outcomes: dict[str, str] = {}
     runs: dict[str, int] = {}
     judged: dict[str, dict[str, Any]] = {}
+    read: dict[str, Verdict] = {}
     for nodeid, line in raw_tests.items():
         if type(line) is not dict:
             raise FileFormatError(f"{path}: entry for {nodeid!r} is malformed: expected an object")
@@ -1023,7 +1030,7 @@ def _read_lines(
                     _check_amounts("verdict", verdict)
                     _check_causes(verdict)
                     try:
-                        _read_verdict(nodeid, line, tests[nodeid], tolerance)
+                        read[nodeid] = _read_verdict(nodeid, line, tests[nodeid], tolerance)
                     except _Bad:
                         raise
                     except Exception as exc:  # any corruption of its shape
@@ -1038,7 +1045,7 @@ def _read_lines(
         if outcome not in OUTCOMES:
             raise FileFormatError(f"{path}: entry for {nodeid!r} has unknown outcome {outcome!r}")
         outcomes[nodeid] = outcome
-    return tests, outcomes, _Verdicts(path, judged, tests, tolerance), runs
+    return tests, outcomes, _Verdicts(path, judged, tests, tolerance, read), runs
 
 
 def has_calls(test: TestCost) -> bool:

@@ -7,7 +7,8 @@ time: quadratic in the interactions of a cassette. :class:`IndexedCassette` keep
 
 * an index of the stored interactions by method and canonical body digest: only the
   interactions under the request's key are matched, with vcrpy's own matchers, in order;
-* the last request it filtered: vcrpy's three look-ups of one request filter it once.
+* the last request it filtered, and its key: vcrpy's three look-ups of one request filter it
+  and digest its body once.
 
 vcrpy has no public hook for either. Both live here, in the two private names of vcrpy's
 ``Cassette`` this module overrides (``_responses`` and ``_before_record_request``);
@@ -44,6 +45,7 @@ class IndexedCassette(Cassette):  # type: ignore[misc]
         self._llm_cost_index: dict[tuple[str, object], list[int]] = {}
         self._llm_cost_indexed = 0
         self._llm_cost_last: tuple[Any, Any] | None = None
+        self._llm_cost_last_key: tuple[Any, tuple[str, object]] | None = None
         self._before_record_request = self._filter_once(self._before_record_request)
 
     def _filter_once(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -80,8 +82,14 @@ class IndexedCassette(Cassette):  # type: ignore[misc]
         request = self._before_record_request(request)
         if request is None:
             return
+        last = self._llm_cost_last_key  # vcrpy looks the same filtered request up three times
+        if last is not None and last[0] is request:
+            key = last[1]
+        else:
+            key = _key(request)
+            self._llm_cost_last_key = (request, key)
         data = self.data
-        for position in self._index().get(_key(request), ()):
+        for position in self._index().get(key, ()):
             stored, response = data[position]
             if requests_match(request, stored, self._match_on):
                 yield position, response

@@ -27,7 +27,7 @@ import pytest
 from ..fmt import plural
 from ..meter import OWNER, Captured, Ledger, LLMCost, measure
 from ..usage import TestCost
-from .wake import SESSION_KEY, default_cassette_path
+from .wake import SESSION_KEY
 
 if TYPE_CHECKING:  # the rest loads when --llm-cost or the fixture needs it: an idle plugin costs nothing
     from ..capture.attribution import Attribution
@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # the rest loads when --llm-cost or the fixture needs it: an 
     from ..providers.segments import Divergence
     from ..results import Results
 
-__all__ = ["SESSION_KEY", "LLMCostWarning", "Run", "SpendLimitExceeded", "default_cassette_path"]
+__all__ = ["SESSION_KEY", "LLMCostWarning", "Run", "SpendLimitExceeded"]
 
 LEDGER_KEY = pytest.StashKey[Ledger]()
 CASSETTE_KEY = pytest.StashKey[str]()

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["SESSION_KEY", "Dormant", "default_cassette_path", "run_of", "wake"]
 
 SESSION_KEY = pytest.StashKey["Run"]()
-SETTINGS_KEY = pytest.StashKey["Settings"]()
 
 
 def wake(config: pytest.Config, settings: Settings, *, deselected: int = 0, collection_errors: bool = False) -> Run:
@@ -43,9 +42,8 @@ def run_of(config: pytest.Config) -> Run:
     if run is not None:
         return run
     dormant = config.pluginmanager.get_plugin("llm_cost_dormant")
-    if isinstance(dormant, Dormant):
-        return dormant.wake()
-    return wake(config, config.stash[SETTINGS_KEY])
+    assert isinstance(dormant, Dormant)  # registered at configure whenever the run was not
+    return dormant.wake()
 
 
 class Dormant:

@@ -23,6 +23,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from markupsafe import escape as _escape
+
 from .. import __version__
 from ..files import write_atomic
 from ..fmt import STATUS_LABELS, money, percent
@@ -198,10 +200,9 @@ _OVER_ROW = ' class="ov"'
 
 
 def _esc(text: str) -> str:
-    """Text escaped exactly as Jinja's autoescape (markupsafe) escapes it, without making a ``Markup``."""
-    return (
-        text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;").replace("'", "&#39;").replace('"', "&#34;")
-    )
+    """Text escaped by markupsafe, as Jinja's autoescape escapes the rest of the page, as a plain
+    ``str``: adding text to a ``Markup`` would escape that text again."""
+    return str(_escape(text))
 
 
 def _trend_attr(value: Decimal | None) -> str:

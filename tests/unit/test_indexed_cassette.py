@@ -94,6 +94,27 @@ def test_each_played_request_is_filtered_once(tmp_path: Path) -> None:
         assert len(seen) - loaded == 3
 
 
+def test_each_played_request_body_is_digested_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key (a canonical digest of the JSON body) of a request is computed once for vcrpy's three
+    look-ups of it, and once for each stored request as the index takes it in."""
+    keys: list[object] = []
+    original = indexed._key
+
+    def counting(request: Any) -> tuple[str, object]:
+        keys.append(request.uri)
+        return original(request)
+
+    monkeypatch.setattr(indexed, "_key", counting)
+    path = _write(tmp_path / "c.yaml", 3)
+    with use_cassette(path, "none") as cassette:
+        for number in range(3):
+            request = Request("POST", URL, _body(number), {})
+            assert cassette.can_play_response_for(request)
+            cassette.play_response(request)
+        assert cassette.all_played
+    assert len(keys) == 3 + 3  # the stored ones, then each played one
+
+
 def test_duplicate_requests_play_in_recorded_order(tmp_path: Path) -> None:
     """The same request sent twice gets the first recording, then the second, as in vcrpy."""
     path = _write(tmp_path / "dup.yaml", 2, body=lambda number: _body(0))
